@@ -1,0 +1,136 @@
+"""Errors with stable codes, and the report that counts what was skipped or dropped.
+
+Every problem bioner detects in user data carries a code (``E1xx`` data model,
+``E2xx`` reading, ``E3xx`` writing, ``E4xx`` evaluation, ``E5xx`` corpora,
+``W...`` for things that are reported but do not stop the job) so that users can
+search for it. Messages name the file and line when there is one, and say what was
+expected.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+# code -> short title; the single place where codes are defined.
+CODES: dict[str, str] = {
+    # data model
+    "E101": "entity offsets out of range or empty",
+    "E102": "entity fragments are not ordered, disjoint and inside start..end",
+    "E103": "passage or segment offsets out of range",
+    "E104": "entity text does not match the document text at its offsets",
+    # reading
+    "E201": "malformed line",
+    "E202": "offset does not match the text",
+    "E203": "unknown or invalid tag",
+    "E204": "invalid UTF-8",
+    "E205": "empty file",
+    "E206": "dangling reference (an id that is not defined)",
+    "E207": "unknown format",
+    "E208": "invalid JSON or XML",
+    "E209": "duplicate document id",
+    "E210": "file not found",
+    "W211": "I- tag after O or after another type (treated as B-)",
+    "W212": "relation line kept as metadata",
+    # writing
+    "W301": "nested or overlapping entity dropped: the format is flat",
+    "W302": "discontinuous entity written as its covering span",
+    "W303": "entity boundary inside a token: token split at the boundary",
+    "E304": "label cannot be written in this format",
+    # evaluation
+    "E401": "gold and predicted collections do not contain the same documents",
+    "E402": "gold and predicted texts differ for a document",
+    # corpora
+    "E501": "unknown corpus",
+    "E502": "unknown split",
+    "E503": "corpus files not found",
+    "E504": "download failed or checksum mismatch",
+}
+
+
+class BionerError(Exception):
+    """An error with a stable code, and where it happened when that is known."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        if code not in CODES:
+            raise ValueError(f"unregistered error code {code!r}")
+        self.code = code
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"[{self.code}] {where}{self.message}{hint}"
+
+
+@dataclass
+class Issue:
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
+        return f"[{self.code}] {where}{self.message}"
+
+
+@dataclass
+class Report:
+    """Counts what a reader skipped or a writer could not represent.
+
+    Readers take ``skip_invalid``: when False (the default) the first invalid record
+    raises; when True it is recorded here and reading continues. Warnings (``W...``)
+    are always recorded and never raise. Nothing is dropped without a count here.
+    """
+
+    skip_invalid: bool = False
+    issues: list[Issue] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    keep: int = 50  # full issue records kept per code; the counts are always complete
+
+    def error(self, err: BionerError) -> None:
+        """Raise ``err`` unless invalid records are being skipped; then record it."""
+        if not self.skip_invalid:
+            raise err
+        self._add(err.code, err.message, err.file, err.line)
+
+    def warn(self, code: str, message: str, *, file: str | Path | None = None, line: int | None = None) -> None:
+        if code not in CODES:
+            raise ValueError(f"unregistered code {code!r}")
+        self._add(code, message, str(file) if file is not None else None, line)
+
+    def _add(self, code: str, message: str, file: str | None, line: int | None) -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= self.keep:
+            self.issues.append(Issue(code, message, file, line))
+
+    @property
+    def skipped(self) -> int:
+        return sum(n for c, n in self.counts.items() if c.startswith("E"))
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def __iter__(self) -> Iterator[Issue]:
+        return iter(self.issues)
+
+    def summary(self) -> list[str]:
+        """One line per code: count and meaning, e.g. ``W301 x12: nested ... dropped``."""
+        return [f"{code} x{n}: {CODES[code]}" for code, n in sorted(self.counts.items())]

@@ -1,0 +1,85 @@
+"""Shared helpers for readers and writers: strict UTF-8 reading, atomic writing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from bioner.errors import BionerError, Report
+
+PathLike = str | os.PathLike[str]
+
+
+def read_text(path: PathLike, *, allow_empty: bool = False) -> str:
+    """Read a whole file as UTF-8; E210 when missing, E204 naming the line of bad bytes, E205 when empty."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise BionerError("E210", "file not found", file=p) from None
+    except IsADirectoryError:
+        raise BionerError("E210", "expected a file, found a directory", file=p) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BionerError("E204", f"invalid UTF-8 byte {data[exc.start:exc.start + 1]!r} at byte {exc.start}", file=p, line=line, hint="convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a BOM is an encoding mark, not content
+    if not allow_empty and not text.strip():
+        raise BionerError("E205", "file is empty", file=p, hint="expected at least one document")
+    return text
+
+
+def iter_lines(path: PathLike, *, allow_empty: bool = False) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its newline) for a UTF-8 text file, streamed.
+
+    Only ``\\n`` (and ``\\r\\n``) end lines; other Unicode separators stay inside lines,
+    because they can be part of document text.
+    """
+    p = Path(path)
+    try:
+        fh = p.open("rb")
+    except FileNotFoundError:
+        raise BionerError("E210", "file not found", file=p) from None
+    except IsADirectoryError:
+        raise BionerError("E210", "expected a file, found a directory", file=p) from None
+    seen_content = False
+    with fh:
+        for i, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BionerError("E204", f"invalid UTF-8 byte {raw[exc.start:exc.start + 1]!r} at column {exc.start + 1}", file=p, line=i, hint="convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+            if i == 1 and line.startswith("\ufeff"):
+                line = line[1:]  # a BOM is an encoding mark, not content
+            line = line[:-1] if line.endswith("\n") else line
+            line = line[:-1] if line.endswith("\r") else line
+            if not seen_content and line.strip():
+                seen_content = True
+            yield i, line
+    if not seen_content and not allow_empty:
+        raise BionerError("E205", "file is empty", file=p, hint="expected at least one document")
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[str]]:
+    """Write to a temporary file beside ``path`` and move it into place only on success."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, mode, encoding="utf-8", newline="\n") as fh:
+            yield fh
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def ensure_report(report: Report | None, skip_invalid: bool = False) -> Report:
+    return report if report is not None else Report(skip_invalid=skip_invalid)
