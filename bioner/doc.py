@@ -167,7 +167,7 @@ class Document:
 
     def copy(self, **changes: Any) -> "Document":
         """A shallow copy with fresh lists, so entities can be replaced without aliasing."""
-        base = dict(
+        doc = Document(
             id=self.id,
             text=self.text,
             entities=list(self.entities),
@@ -176,8 +176,13 @@ class Document:
             tokens=list(self.tokens) if self.tokens is not None else None,
             metadata=dict(self.metadata),
         )
-        base.update(changes)
-        return Document(**base)
+        for name, value in changes.items():
+            if not hasattr(doc, name):
+                raise TypeError(f"Document has no field {name!r}")
+            setattr(doc, name, value)
+        if changes:
+            doc.validate()
+        return doc
 
 
 @dataclass

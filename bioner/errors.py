@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+import os
 from typing import Iterator
 
 # code -> short title; the single place where codes are defined.
@@ -34,11 +34,21 @@ CODES: dict[str, str] = {
     "E210": "file not found",
     "W211": "I- tag after O or after another type (treated as B-)",
     "W212": "relation line kept as metadata",
+    "W214": "invalid BIOES sequence repaired (E- without B-, entity not closed by E-)",
+    "W213": "duplicate document id: the later copy is kept under id#2, id#3 ...",
+    "W220": "entity type not in the label mapping: dropped",
+    "W221": "duplicate entity (same span and label) dropped",
     # writing
     "W301": "nested or overlapping entity dropped: the format is flat",
     "W302": "discontinuous entity written as its covering span",
     "W303": "entity boundary inside a token: token split at the boundary",
     "E304": "label cannot be written in this format",
+    "W304": "token contains whitespace: split at it",
+    "W305": "entity boundary between tokens: written as the tokens it covers, or dropped if none",
+    "W307": "entity crosses a sentence boundary: sentences merged",
+    "E305": "text, id or field cannot be written in this format (e.g. a line break in PubTator)",
+    "W306": "information the format cannot hold was dropped (scores, attributes, metadata, passage layout)",
+    "W320": "annotation line dropped: it refers to an entity that is not written",
     # evaluation
     "E401": "gold and predicted collections do not contain the same documents",
     "E402": "gold and predicted texts differ for a document",
@@ -47,6 +57,11 @@ CODES: dict[str, str] = {
     "E502": "unknown split",
     "E503": "corpus files not found",
     "E504": "download failed or checksum mismatch",
+    # models
+    "E601": "model not found or could not be loaded",
+    "E602": "unsupported model architecture",
+    "E603": "training checkpoint does not match this run",
+    "W604": "entity left out of span training (wider than max_width words, discontinuous, or cut at a window edge)",
 }
 
 
@@ -58,7 +73,7 @@ class BionerError(Exception):
         code: str,
         message: str,
         *,
-        file: str | Path | None = None,
+        file: "str | os.PathLike[str] | None" = None,
         line: int | None = None,
         hint: str | None = None,
     ) -> None:
@@ -111,7 +126,7 @@ class Report:
             raise err
         self._add(err.code, err.message, err.file, err.line)
 
-    def warn(self, code: str, message: str, *, file: str | Path | None = None, line: int | None = None) -> None:
+    def warn(self, code: str, message: str, *, file: "str | os.PathLike[str] | None" = None, line: int | None = None) -> None:
         if code not in CODES:
             raise ValueError(f"unregistered code {code!r}")
         self._add(code, message, str(file) if file is not None else None, line)

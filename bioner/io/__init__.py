@@ -57,6 +57,7 @@ FORMATS: dict[str, Format] = {
         Format("genia-xml", "genia", (".genia.xml",), "GENIA 3.02 term corpus XML (nested cons elements)", can_write=False),
         Format("nested-jsonl", "nested_jsonl", (".jsonlines",), "nested NER JSON lines (tokens + entity_mentions)"),
         Format("cblue", "cblue", (".cblue.json",), "CBLUE/CMeEE JSON (character offsets, inclusive end)"),
+        Format("bc2", "bc2", (".in",), "BioCreative II GM: <id> <sentence> lines + GENE.eval/ALTGENE.eval beside them"),
         Format("gliner", "gliner", (".gliner.json",), "GLiNER training JSON (tokenized_text + word-index spans)", can_read=False),
     ]
 }

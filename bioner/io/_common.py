@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Iterator
 
+from bioner.doc import Document
 from bioner.errors import BionerError, Report
 
 PathLike = str | os.PathLike[str]
@@ -83,3 +86,62 @@ def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[str]]:
 
 def ensure_report(report: Report | None, skip_invalid: bool = False) -> Report:
     return report if report is not None else Report(skip_invalid=skip_invalid)
+
+
+def lost_parts(doc: Document, keep: Collection[str]) -> Counter[str]:
+    """What a writer that holds only ``keep`` leaves out of ``doc``, counted for one W306 warning.
+
+    ``keep`` names entity fields (``score``, ``source``, ``ids``, ``attrs.<key>``) and
+    document fields (``passages``, ``sentences``, ``tokens``, ``metadata.<key>``).
+    """
+    lost: Counter[str] = Counter()
+    for e in doc.entities:
+        lost.update(f"entity {a}" for a in ("score", "source") if getattr(e, a) is not None and a not in keep)
+        if e.ids and "ids" not in keep:
+            lost["entity ids"] += 1
+        lost.update(f"entity attr {k!r}" for k in e.attrs if f"attrs.{k}" not in keep)
+    lost.update(name for name in ("passages", "sentences", "tokens") if getattr(doc, name) and name not in keep)
+    lost.update(f"metadata {k!r}" for k in doc.metadata if f"metadata.{k}" not in keep)
+    return lost
+
+
+def describe_lost(lost: Counter[str]) -> str:
+    """``Counter({"entity score": 3, "passages": 1})`` -> ``"entity score x3, passages"``."""
+    return ", ".join(f"{k} x{n}" if n > 1 else k for k, n in sorted(lost.items()))
+
+
+class UniqueIds:
+    """Makes document ids unique within one file: a repeated ``id`` becomes ``id#2``, ``id#3`` ...
+
+    Compact enough for all of PubMed: numeric ids (PMIDs) are kept in a bitmap.
+    """
+
+    _BITMAP_LIMIT = 1 << 28  # PMIDs are < 50M today; larger numbers go to the set
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[str] = set()
+
+    def _add(self, doc_id: str) -> bool:
+        """Record ``doc_id``; False when it was already there."""
+        if doc_id.isascii() and doc_id.isdigit() and doc_id[0] != "0" and int(doc_id) < self._BITMAP_LIMIT:
+            byte, bit = divmod(int(doc_id), 8)
+            if byte >= len(self._bits):
+                self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))  # grow by doubling
+            if self._bits[byte] >> bit & 1:
+                return False
+            self._bits[byte] |= 1 << bit
+            return True
+        if doc_id in self._other:
+            return False
+        self._other.add(doc_id)
+        return True
+
+    def unique(self, doc_id: str) -> str:
+        """``doc_id`` the first time, then the first free ``doc_id#n`` (n >= 2)."""
+        if self._add(doc_id):
+            return doc_id
+        n = 2
+        while not self._add(f"{doc_id}#{n}"):
+            n += 1
+        return f"{doc_id}#{n}"
