@@ -20,10 +20,10 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sized
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import bioc as biocpkg
 from bioc import biocxml
 from bioc import pubtator as bioc_pubtator
 
@@ -99,7 +99,7 @@ def table(rows: list[dict[str, Any]], repeat: int) -> str:
     lines = [
         f"# Reader speed on BC5CDR (best of {repeat}; ratio = docs/s relative to {BASELINE})",
         "",
-        f"Python {platform.python_version()}, bioc {getattr(biocpkg, '__version__', '2.x')}, {os.cpu_count()} CPUs, {platform.machine()}",
+        f"Python {platform.python_version()}, bioc {metadata.version('bioc')}, {os.cpu_count()} CPUs, {platform.machine()}",
         "",
         "| split | reader | file | docs | best s | docs/s | ratio |",
         "|---|---|---|---:|---:|---:|---:|",

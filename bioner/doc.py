@@ -294,13 +294,10 @@ class Corpus(Sequence[Document]):
             for i, e in enumerate(ents):
                 by_type[e.label] += 1
                 disc += e.discontinuous
-                # nested: inside some other entity (sorted by start, outer first)
-                for o in ents[:i]:
-                    if o.start > e.start:
-                        break
-                    if o is not e and o.contains(e) and o.span != e.span:
-                        nested += 1
-                        break
+                # nested: inside one fragment of another entity with a different span;
+                # sorted outer-first, so only earlier entities can contain it
+                if any(o.span != e.span and any(s <= e.start and e.end <= t for s, t in o.parts) for o in ents[:i]):
+                    nested += 1
         return CorpusStats(
             documents=len(self.docs),
             sentences=sents,

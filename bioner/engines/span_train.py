@@ -325,7 +325,7 @@ def train_span(
     total = epochs * steps_per_epoch
     opt = _optimizer(model, lr, others_lr if others_lr is not None else 5 * lr, weight_decay)
     sched = _scheduler(opt, total, warmup)
-    loss_kw = {"reduction": "sum", **(loss_options or {})}
+    loss_kw = {"alpha": 0.75, "gamma": 2.0, "reduction": "sum", **(loss_options or {})}
     pred_kw = {"pack_sentences": False, "batch_size": 16, **(predict_options or {})}
     fp = _fingerprint(examples, batch_size, epochs, seed, model)
 

@@ -29,6 +29,7 @@ class Format:
     nested: bool = True  # can the format represent nested/overlapping entities?
     # options passed to the module's read/write for this format name (e.g. scheme="bioes")
     options: tuple[tuple[str, Any], ...] = ()
+    read_fn: str = "read"  # function names in the module, when one module holds several formats
 
     def _fn(self, name: str) -> Callable[..., Any]:
         return getattr(importlib.import_module(f"bioner.io.{self.module}"), name)  # type: ignore[no-any-return]
@@ -36,7 +37,7 @@ class Format:
     def read(self, path: PathLike, **kw: Any) -> Iterator[Document]:
         if not self.can_read:
             raise BionerError("E207", f"format {self.name!r} can only be written", file=path)
-        return self._fn("read")(path, **{**dict(self.options), **kw})  # type: ignore[no-any-return]
+        return self._fn(self.read_fn)(path, **{**dict(self.options), **kw})  # type: ignore[no-any-return]
 
     def write(self, docs: Iterable[Document], path: PathLike, **kw: Any) -> None:
         if not self.can_write:
@@ -50,6 +51,7 @@ FORMATS: dict[str, Format] = {
         Format("jsonl", "jsonl", (".jsonl", ".ndjson"), "bioner's own lossless format, one document per line"),
         Format("iob", "iob", (".iob", ".iob2", ".bio", ".conll", ".tsv"), "IOB2 column file (token<TAB>tag)", nested=False, options=(("scheme", "iob2"),)),
         Format("bioes", "iob", (".bioes", ".iobes"), "BIOES column file (token<TAB>tag)", nested=False, options=(("scheme", "bioes"),)),
+        Format("iob-layered", "iob", (".layered.iob2",), "layered nested IOB2 (token<TAB>layer1<TAB>layer2...)", can_write=False, read_fn="read_layered"),
         Format("pubtator", "pubtator", (".pubtator", ".pubtator.txt"), "PubTator (PMID|t|, PMID|a|, tab-separated mentions)"),
         Format("bioc-xml", "bioc", (".bioc.xml", ".xml"), "BioC XML", options=(("fmt", "xml"),)),
         Format("bioc-json", "bioc", (".bioc.json",), "BioC JSON", options=(("fmt", "json"),)),
@@ -58,7 +60,7 @@ FORMATS: dict[str, Format] = {
         Format("nested-jsonl", "nested_jsonl", (".jsonlines",), "nested NER JSON lines (tokens + entity_mentions)"),
         Format("cblue", "cblue", (".cblue.json",), "CBLUE/CMeEE JSON (character offsets, inclusive end)"),
         Format("bc2", "bc2", (".in",), "BioCreative II GM: <id> <sentence> lines + GENE.eval/ALTGENE.eval beside them"),
-        Format("gliner", "gliner", (".gliner.json",), "GLiNER training JSON (tokenized_text + word-index spans)", can_read=False),
+        Format("gliner", "gliner", (".gliner.json",), "GLiNER training JSON (tokenized_text + word-index spans)"),
     ]
 }
 
@@ -86,7 +88,8 @@ def detect_format(path: PathLike) -> Format:
         ((ext, f) for f in FORMATS.values() for ext in f.extensions if name.endswith(ext)),
         key=lambda x: -len(x[0]),
     )
-    ambiguous = {".xml", ".json", ".txt", ".tsv"}
+    # suffixes shared by several formats (or by the IOB family): the content decides
+    ambiguous = {".xml", ".json", ".txt", ".tsv", ".iob", ".iob2", ".bio", ".conll"}
     if by_ext and by_ext[0][0] not in ambiguous:
         return by_ext[0][1]
     found = sniff(p)

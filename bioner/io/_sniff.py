@@ -136,6 +136,7 @@ def _sniff_iob(lines: list[str]) -> str | None:
     seen = 0
     bioes = False
     width = 0
+    layered = True  # every column after the token is a tag: one IOB layer per nesting level
     for line in lines:
         s = line.strip()
         if not s or s.startswith(("-DOCSTART-", "###")):
@@ -145,9 +146,12 @@ def _sniff_iob(lines: list[str]) -> str | None:
         if len(cols) < 2 or len(cols) != width or not _TAG.match(cols[-1]):
             return None
         bioes = bioes or any(_BIOES_ONLY.match(c) and _TAG.match(c) for c in cols[1:])
+        layered = layered and all(_TAG.match(c) for c in cols[1:])
         seen += 1
     if not seen:
         return None
+    if layered and width >= 3 and not bioes:
+        return "iob-layered"
     return "bioes" if bioes else "iob"
 
 

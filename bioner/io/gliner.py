@@ -22,6 +22,8 @@ containing whitespace is split (W304), a word with an entity boundary inside is 
 an entity not aligned to words is snapped to the words it covers or dropped (W305), sentences
 an entity crosses are merged (W307), discontinuous entities become their covering span (W302)
 — see :func:`bioner.io.iob.align_tokens`. Nested entities are kept (gliner learns them).
+Entity scores, sources, ids and attributes, passages and metadata are not written (W306, once
+per document); the text itself is not needed, ``token_spans`` point into it.
 
 ``read`` (for inspecting or re-using such files) rebuilds the text from the words with the
 token-joining rule; consecutive examples with the same ``doc_id`` form one Document (examples
@@ -38,12 +40,15 @@ from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, ensure_report, read_text
+from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens
 
 
 def _examples(doc: Document, report: Report, path: PathLike, labels: Sequence[str] | None, label_map: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     view = align_tokens(doc, report=report, file=path)
+    lost = lost_parts(doc, {"sentences", "tokens"})
+    if lost:
+        report.warn("W306", f"document {doc.id!r}: dropped {describe_lost(lost)}", file=path)
     ner: list[list[list[Any]]] = [[] for _ in view.sentences]
     for e, s, i, j in view.spans:
         ner[s].append([i, j - 1, label_map.get(e.label, e.label)])

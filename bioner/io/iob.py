@@ -43,6 +43,10 @@ Writing
   is the default ``<output stem>:doc<k>``; ``marker_style="hash"`` writes ``###<id>`` lines
   (JNLPBA) instead of ``-DOCSTART-\\tO``/``-DOCSTART- <id>\\tO``. An id a marker cannot carry
   (whitespace other than single inner spaces, or ending in a placeholder column) is E305.
+  With ``doc_markers=False`` ids and grouping that reading will not give back are W306.
+* Also W306, once per document: entity scores, sources, ids and attributes, passages, metadata
+  (other than ``iob_doc_id``) and the text layout (the file keeps tokens, not the spacing
+  between them) when the document has any of them.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import bisect
 import functools
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +63,7 @@ from typing import IO, Any, Literal
 
 from bioner.doc import Document, Entity, Offsets
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, ensure_report, iter_lines
+from bioner.io._common import PathLike, UniqueIds, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
 from bioner.text import join_tokens
 
 Scheme = Literal["iob2", "bioes"]
@@ -67,6 +72,7 @@ HASH = "###"
 _PLACEHOLDERS = {"O", "-X-"}  # filler columns of CoNLL marker lines, never part of an id
 _PREFIXES = {"iob2": {"B", "I"}, "bioes": {"B", "I", "E", "S", "U", "L"}}
 _BILOU = {"U": "S", "L": "E"}
+_KEEP = {"sentences", "tokens", "metadata.iob_doc_id"}  # what write() holds besides entity spans and labels
 _WS = re.compile(r"\s")
 _NONSPACE = re.compile(r"\S+")
 
@@ -370,7 +376,7 @@ class _Reader:
         self.sent = _Sentence()
         self.draft: _DocDraft | None = None
         self.n_sent = self.n_marker = 0
-        self.seen: set[str] = set()
+        self.ids = UniqueIds()
 
     def run(self) -> Iterator[Document]:
         for lineno, line in iter_lines(self.path):
@@ -422,14 +428,10 @@ class _Reader:
 
     def build(self, draft: _DocDraft) -> Document:
         """The Document; an id seen before gets ``#2``, ``#3`` ... (W213), as in PubTator."""
-        doc_id, meta = draft.id, {}
-        if doc_id in self.seen:
-            n = 2
-            while f"{draft.id}#{n}" in self.seen:
-                n += 1
-            doc_id, meta = f"{draft.id}#{n}", {"iob_doc_id": draft.id}
+        doc_id, meta = self.ids.unique(draft.id), {}
+        if doc_id != draft.id:
+            meta["iob_doc_id"] = draft.id
             self.report.warn("W213", f"document id {draft.id!r} occurs again; read as {doc_id!r}", file=self.path, line=draft.line)
-        self.seen.add(doc_id)
         doc = doc_from_tokens(doc_id, draft.sentences, draft.spans, meta)
         doc.sort_entities()
         return doc
@@ -525,6 +527,12 @@ def _marker_line(doc_id: str, default: str, style: str) -> str | None:
     return f"{DOCSTART} {doc_id}\tO" if ok else None
 
 
+def text_lost(doc: Document, view: TokenView, keep_empty: bool = False) -> Counter[str]:
+    """``text layout`` when the written tokens, joined by the join rule, are not ``doc.text``."""
+    sents = [" ".join(doc.text[s:e] for s, e in toks) for toks in view.sentences if toks or keep_empty]
+    return Counter({"text layout (spacing, text between tokens)": 1} if "\n".join(sents) != doc.text else {})
+
+
 def _write_doc(fh: IO[str], doc: Document, view: TokenView, scheme: Scheme) -> None:
     for toks, tags in zip(view.sentences, _tags(view, scheme)):
         if not toks:
@@ -558,10 +566,16 @@ def write(
             else:
                 report.error(BionerError("E304", f"document {doc.id!r}: label {e.label!r} cannot be a tag (empty, or whitespace other than inner spaces)", file=path))
         items.append((doc, align_tokens(doc, ents, report=report, file=path)))
+    plain = [doc.id == f"{stem}:{k}" and sum(1 for s in v.sentences if s) == 1 for k, (doc, v) in enumerate(items, 1)]
     if doc_markers is None:
-        doc_markers = not all(doc.id == f"{stem}:{k}" and sum(1 for s in v.sentences if s) == 1 for k, (doc, v) in enumerate(items, 1))
+        doc_markers = not all(plain)
     with atomic_write(path) as fh:
         for k, (doc, view) in enumerate(items, 1):
+            lost = lost_parts(doc, _KEEP) + text_lost(doc, view)
+            if not doc_markers and not plain[k - 1]:
+                lost["document id and sentence grouping (doc_markers=False)"] += 1
+            if lost:
+                report.warn("W306", f"document {doc.id!r}: dropped {describe_lost(lost)}", file=path)
             if doc_markers:
                 default = f"{stem}:doc{k}"
                 doc_id = str(doc.metadata.get("iob_doc_id", doc.id))  # a renamed duplicate keeps its file id
@@ -573,4 +587,4 @@ def write(
             _write_doc(fh, doc, view, scheme)
 
 
-__all__ = ["TokenView", "align_tokens", "doc_from_tokens", "read", "read_layered", "write"]
+__all__ = ["TokenView", "align_tokens", "doc_from_tokens", "read", "read_layered", "text_lost", "write"]

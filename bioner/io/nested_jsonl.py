@@ -31,22 +31,25 @@ written whole; the repairs of
 ``metadata["doc_id"]`` for a document read with ``group_by_doc=False`` (its id is then the
 ``sent_id``), else the document id; ``sent_id`` comes from ``metadata["sent_ids"]`` or is
 ``<doc_id>-<k>``. So read -> write -> read gives equal Documents, and the GENIA files are
-rewritten byte for byte.
+rewritten byte for byte. Entity scores, sources, ids and attributes, passages, other metadata
+and the text layout (spacing between tokens) cannot be written: W306, once per document.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, ensure_report, iter_lines
-from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens
+from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
+from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
 _KNOWN = ("tokens", "doc_id", "sent_id", "entity_mentions")
+_KEEP = {"sentences", "tokens", "metadata.doc_id", "metadata.sent_ids", "metadata.extra"}  # what write() holds
 
 
 class _Line:
@@ -150,17 +153,17 @@ def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = F
 
 def _records(doc: Document, report: Report, path: PathLike) -> Iterator[dict[str, Any]]:
     view = align_tokens(doc, report=report, file=path, split_whitespace=False)
-    meta = doc.metadata
-    n = len(view.sentences)
+    meta, n = doc.metadata, len(view.sentences)
+    lost = lost_parts(doc, _KEEP) + text_lost(doc, view, keep_empty=True)
     if isinstance(meta.get("doc_id"), str):  # a sentence read with group_by_doc=False
         doc_id = meta["doc_id"]
         sent_ids: list[Any] = [doc.id] if n == 1 else [f"{doc.id}-{k}" for k in range(n)]
     else:
         doc_id = doc.id
-        given = meta.get("sent_ids")
-        sent_ids = given if isinstance(given, list) and len(given) == n else [f"{doc.id}-{k}" for k in range(n)]
-    extra = meta.get("extra")
-    extra = extra if isinstance(extra, list) and len(extra) == n else [{}] * n
+        sent_ids = _per_sentence(meta, "sent_ids", n, lost) or [f"{doc.id}-{k}" for k in range(n)]
+    extra = _per_sentence(meta, "extra", n, lost) or [{}] * n
+    if lost:
+        report.warn("W306", f"document {doc.id!r}: dropped {describe_lost(lost)}", file=path)
     mentions: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     for e, s, i, j in view.spans:
         words = [doc.text[a:b] for a, b in view.sentences[s][i:j]]
@@ -169,6 +172,17 @@ def _records(doc: Document, report: Report, path: PathLike) -> Iterator[dict[str
         rec = {"tokens": [doc.text[a:b] for a, b in toks], "doc_id": doc_id, "sent_id": sent_ids[k], "entity_mentions": mentions[k]}
         rec.update({key: v for key, v in (extra[k] or {}).items() if key not in rec})
         yield rec
+
+
+def _per_sentence(meta: dict[str, Any], key: str, n: int, lost: Counter[str]) -> list[Any] | None:
+    """``meta[key]`` when it is a list with one item per written sentence; else None (counted as lost if present)."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) == n:
+        return value
+    lost[f"metadata {key!r} (not one item per sentence)"] += 1
+    return None
 
 
 def write(docs: Iterable[Document], path: PathLike, *, report: Report | None = None) -> None:

@@ -68,6 +68,12 @@ def test_entities_not_on_words_are_aligned_and_reported(tmp_path: Path) -> None:
     assert report.counts == {"W303": 1, "W305": 1}
 
 
+def test_what_gliner_cannot_hold_is_counted(tmp_path: Path) -> None:
+    doc = Document("d", "CD28 binds", [Entity(0, 4, "Gene", score=0.5)], metadata={"journal": "J"})
+    _, report = _write(tmp_path, [doc])
+    assert report.counts == {"W306": 1} and "entity score" in report.issues[0].message
+
+
 def test_read_back_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "train.gliner.json"
     gliner.write([_doc(), Document("PMID:2", "CD28 binds", [Entity(0, 4, "Gene")])], out)

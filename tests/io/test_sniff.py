@@ -64,7 +64,7 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
         ("a.json", json.dumps(GLINER), "gliner"),
         ("a.tsv", IOB, "iob"),
         ("a.tsv", BIOES, "bioes"),
-        ("a.tsv", "Lung\tB-Disease\tB-X\ncancer\tI-Disease\tO\n", "iob"),  # layered IOB: several tag columns
+        ("a.tsv", "Lung\tB-Disease\tB-X\ncancer\tI-Disease\tO\n", "iob-layered"),  # layered IOB: several tag columns
         ("a.txt", "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", "iob"),  # CoNLL-2003 space-separated columns
         ("a.txt", "T1\tDisease 0 11\tLung cancer\n", "brat"),
         ("a.txt", "\ufeff" + PUBTATOR, "pubtator"),  # a BOM is not content
@@ -145,7 +145,8 @@ def test_sniff_brat_text_file_by_its_annotation_file(tmp_path: Path) -> None:
         ("x.pubtator.txt", "anything\n", "pubtator"),
         ("x.jsonl", json.dumps(NESTED) + "\n", "jsonl"),
         ("x.jsonlines", json.dumps(NESTED) + "\n", "nested-jsonl"),
-        ("x.iob2", BIOES, "iob"),
+        # IOB-family suffixes: the tags decide between iob, bioes and layered
+        ("x.iob2", BIOES, "bioes"),
         # ambiguous extension and unknown content: the extension's format
         ("x.tsv", "some\tthing\n", "iob"),
         ("x.xml", "<root/>\n", "bioc-xml"),

