@@ -66,27 +66,30 @@ def readers(split: str, root: Path) -> dict[str, tuple[Path, Callable[[Path], Si
     }
 
 
-def best_of(fn: Callable[[Path], Sized], path: Path, repeat: int) -> tuple[float, int]:
-    """(best seconds, documents read)."""
-    times, n = [], 0
+def best_of(fns: dict[str, tuple[Path, Callable[[Path], Sized]]], repeat: int) -> dict[str, tuple[float, int]]:
+    """name -> (best seconds, documents read); runs interleave so load changes hit all readers alike."""
+    best: dict[str, tuple[float, int]] = {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        n = len(fn(path))
-        times.append(time.perf_counter() - start)
-    return min(times), n
+        for name, (path, fn) in fns.items():
+            start = time.perf_counter()
+            n = len(fn(path))
+            secs = time.perf_counter() - start
+            best[name] = min(best.get(name, (secs, n)), (secs, n))
+    return best
 
 
 def run(splits: list[str], repeat: int) -> list[dict[str, Any]]:
     rows = []
     root = data_dir()
     for split in splits:
-        timed = {name: (path, *best_of(fn, path, repeat)) for name, (path, fn) in readers(split, root).items()}
-        base_secs, base_docs = timed[BASELINE][1], timed[BASELINE][2]
-        for name, (path, secs, docs) in timed.items():
+        fns = readers(split, root)
+        timed = best_of(fns, repeat)
+        base_secs, base_docs = timed[BASELINE]
+        for name, (secs, docs) in timed.items():
             rows.append({
                 "split": split,
                 "reader": name,
-                "file": path.name,
+                "file": fns[name][0].name,
                 "docs": docs,
                 "secs": secs,
                 "docs_s": docs / secs,

@@ -65,6 +65,18 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def file_stem(path: PathLike) -> str:
+    """The file name without its format extension, compound ones included.
+
+    ``CMeEE_dev.cblue.json`` -> ``CMeEE_dev``; readers that make positional ids
+    (``<stem>:<n>``) and writers that check them use this, so ids survive a round trip.
+    """
+    name = Path(path).name
+    lower = name.lower()
+    exts = sorted((e for f in FORMATS.values() for e in f.extensions if lower.endswith(e) and len(e) < len(name)), key=len, reverse=True)
+    return name[: -len(exts[0])] if exts else Path(path).stem
+
+
 def get_format(name: str) -> Format:
     try:
         return FORMATS[name]
@@ -119,4 +131,4 @@ def write(docs: Iterable[Document], path: PathLike, format: str | None = None, *
     fmt.write(docs, path, report=report, **options)
 
 
-__all__ = ["FORMATS", "Format", "detect_format", "get_format", "read", "write"]
+__all__ = ["FORMATS", "Format", "detect_format", "file_stem", "get_format", "read", "write"]

@@ -25,6 +25,7 @@ from typing import Any
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
+from bioner.io import file_stem
 
 _KEYS = ("start_idx", "end_idx", "type", "entity")
 _WS = re.compile(r"[ \t\n\r]*")
@@ -38,7 +39,7 @@ def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = F
     for n, line, item in _items(read_text(path), path, report):
         where = f"item {n} (line {line})"
         try:
-            doc = _document(item, f"{path.stem}:{n}", where, path, line, report)
+            doc = _document(item, f"{file_stem(path)}:{n}", where, path, line, report)
         except (ValueError, TypeError) as exc:
             report.error(BionerError("E201", f"{where}: {exc}", file=path, line=line, hint=_LAYOUT_HINT))
             continue
@@ -117,7 +118,7 @@ def _entity(e: Any, text: str) -> Entity:
 def write(docs: Iterable[Document], path: PathLike, *, report: Report | None = None) -> None:
     report = ensure_report(report)
     path = Path(path)
-    items = [_item(doc, n, path.stem, path, report) for n, doc in enumerate(docs, 1)]
+    items = [_item(doc, n, file_stem(path), path, report) for n, doc in enumerate(docs, 1)]
     with atomic_write(path) as fh:
         fh.write(json.dumps(items, ensure_ascii=False, indent=2))
 

@@ -41,6 +41,7 @@ from typing import Any
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
+from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens
 
 
@@ -112,7 +113,7 @@ def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = F
         raise BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=exc.lineno) from None
     if not isinstance(data, list):
         raise BionerError("E201", "expected a JSON list of examples", file=path)
-    stem = Path(path).stem
+    stem = file_stem(path)
     group: tuple[str, list[list[str]], list[TokenSpan]] | None = None
     for k, ex in enumerate(data, 1):
         try:

@@ -64,6 +64,7 @@ from typing import IO, Any, Literal
 from bioner.doc import Document, Entity, Offsets
 from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike, UniqueIds, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
+from bioner.io import file_stem
 from bioner.text import join_tokens
 
 Scheme = Literal["iob2", "bioes"]
@@ -371,7 +372,7 @@ class _Reader:
     def __init__(self, path: PathLike, column: int | None, scheme: Scheme, report: Report, doc_marker: str) -> None:
         self.path, self.column, self.scheme, self.report = path, column, scheme, report
         self.group = doc_marker == "auto"
-        self.stem = Path(path).stem
+        self.stem = file_stem(path)
         self.layout: _Layout | None = None
         self.sent = _Sentence()
         self.draft: _DocDraft | None = None
@@ -556,7 +557,7 @@ def write(
     if marker_style not in ("docstart", "hash"):
         raise ValueError(f"marker_style must be 'docstart' or 'hash', got {marker_style!r}")
     report = ensure_report(report)
-    stem = Path(path).stem
+    stem = file_stem(path)
     items: list[tuple[Document, TokenView]] = []
     for doc in docs:
         ents = []

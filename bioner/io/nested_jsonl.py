@@ -46,6 +46,7 @@ from typing import Any
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
+from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
 _KNOWN = ("tokens", "doc_id", "sent_id", "entity_mentions")
@@ -124,7 +125,7 @@ def _parse(path: PathLike, report: Report) -> Iterator[tuple[int, _Line]]:
 def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = False, group_by_doc: bool = True) -> Iterator[Document]:
     """Read nested NER JSON lines; see the module docstring for ids and grouping."""
     report = ensure_report(report, skip_invalid)
-    stem = Path(path).stem
+    stem = file_stem(path)
     if not group_by_doc:
         for lineno, ln in _parse(path, report):
             meta = {"doc_id": ln.doc_id} if ln.doc_id is not None else {}
