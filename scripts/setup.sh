@@ -8,13 +8,16 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 stamp=".venv/.bioner-installed-${extras:-base}"
+log=".venv/setup.log"
 # reinstall only when the project definition changed since the last install
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip >&2
-  if [ -n "$extras" ]; then
-    .venv/bin/python -m pip install -q -e ".[${extras}]" >&2
-  else
-    .venv/bin/python -m pip install -q -e . >&2
+  echo "setting up .venv (${extras:-base}); log in $log" >&2
+  target="."
+  [ -n "$extras" ] && target=".[${extras}]"
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$target"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "setup failed; full log in $log" >&2
+    exit 1
   fi
   touch "$stamp"
 fi

@@ -207,6 +207,10 @@ class SpanModel:
             )
         self.gliner = gliner
         self.name = name
+        from bioner.engines import span_fast
+
+        # the exact, cheaper span scorer (span_fast) where it applies; set False to run gliner's forward
+        self.fused = span_fast.supports(gliner)
 
     # -- building ------------------------------------------------------------
 
@@ -327,7 +331,7 @@ class SpanModel:
         return self.gliner.device  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        return f"SpanModel(name={self.name!r}, kind={self.kind!r}, max_width={self.max_width}, max_words={self.max_words})"
+        return f"SpanModel(name={self.name!r}, kind={self.kind!r}, max_width={self.max_width}, max_words={self.max_words}, fused={self.fused})"
 
     # -- windows ---------------------------------------------------------------
 
@@ -471,8 +475,14 @@ class SpanModel:
         prompts = [[p for _, p in w.labels] for w in batch]
         shared = all(p == prompts[0] for p in prompts)
         inputs = collator([{"tokenized_text": list(w.words), "ner": None} for w in batch], entity_types=prompts[0] if shared else prompts)
-        out = self.gliner.run_batch(inputs, threshold=threshold)
-        probs = torch.sigmoid(out.logits.float())  # (B, L, K, C)
+        if self.fused:
+            from bioner.engines.span_fast import fused_forward
+
+            dev = self.device
+            logits, _ = fused_forward(self.gliner, {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
+        else:
+            logits = self.gliner.run_batch(inputs, threshold=threshold).logits
+        probs = torch.sigmoid(logits.float()).cpu()  # (B, L, K, C)
         n_b, n_l, n_k, n_c = probs.shape
         words = torch.tensor([len(w.words) for w in batch]).view(n_b, 1, 1, 1)
         n_labels = torch.tensor([len(w.labels) for w in batch]).view(n_b, 1, 1, 1)

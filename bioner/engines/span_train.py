@@ -411,14 +411,20 @@ def _train_step(
     inputs = collator([ex.gliner() for ex in batch], entity_types=prompts)
     dev = model.device
     inputs = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-    out = model.gliner.model(**inputs, **loss_kw)
-    out.loss.backward()
+    if model.fused:
+        from bioner.engines.span_fast import fused_forward
+
+        _, loss = fused_forward(model.gliner, inputs, loss_kw)
+    else:
+        loss = model.gliner.model(**inputs, **loss_kw).loss
+    assert loss is not None  # the collator prepared labels
+    loss.backward()
     if max_grad_norm:
         torch.nn.utils.clip_grad_norm_(model.gliner.model.parameters(), max_grad_norm)
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
-    return float(out.loss.detach())
+    return float(loss.detach())
 
 
 def iter_examples(data: TrainData, *, labels: Mapping[str, LabelSet] | None = None, max_width: int = 12, max_words: int = 256,

@@ -151,10 +151,15 @@ def write(
     in_lines: list[str] = []
     gene_lines: list[str] = []
     alt_lines: list[str] = []
+    seen: set[str] = set()
     for doc in docs:
         if not doc.id or any(c.isspace() or c == "|" for c in doc.id) or "\n" in doc.text or "\r" in doc.text:
             report.error(BionerError("E305", f"document {doc.id!r}: the id must be non-empty without whitespace or '|', the text one line", file=p))
             continue
+        if doc.id in seen:  # the reader rejects a repeated sentence id (E209)
+            report.error(BionerError("E209", f"document id {doc.id!r} written twice: sentence ids must be unique", file=p))
+            continue
+        seen.add(doc.id)
         in_lines.append(f"{doc.id} {doc.text}")
         nonws = _nonws_index(doc.text)
         for e in doc.entities:

@@ -241,17 +241,53 @@ def _json_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocume
     if not isinstance(obj, dict) or not isinstance(obj.get("documents"), list):
         report.error(BionerError("E201", "expected a BioC collection: an object with a 'documents' list", file=path))
         return
+    if not isinstance(obj.get("infons", {}), dict):
+        report.error(BionerError("E201", "the collection's 'infons' must be an object", file=path))
+        return
     header: dict[str, Any] = {k: _text(obj.get(k)) for k in _HEADER if obj.get(k) is not None}
     if obj.get("infons"):
         header["infons"] = _infons(obj["infons"])
     for k, d in enumerate(obj["documents"]):
         try:
             bdoc = parse_doc(d)
+            _check_json_types(bdoc)
         except (KeyError, TypeError, AttributeError) as exc:
             name = d.get("id") if isinstance(d, dict) else None
             report.error(BionerError("E201", f"documents[{k}] (id {name!r}): missing or invalid field {exc}", file=path, hint="see bioc.biocjson for the BioC JSON layout"))
             continue
         yield bdoc, {}, header
+
+
+def _check_json_types(bdoc: BioCDocument) -> None:
+    """TypeError naming the field when a JSON value has a type the reader cannot use.
+
+    ``parse_doc`` copies any JSON value into any field (``"text": true``, ``"infons": null``).
+    """
+
+    def check(obj: Any, what: str, has_text: bool = False) -> None:
+        if not isinstance(obj.infons, dict):
+            raise TypeError(f"{what} 'infons' must be an object")
+        if has_text and obj.text is not None and not isinstance(obj.text, str):
+            raise TypeError(f"{what} 'text' must be a string")
+        if getattr(obj, "id", None) is not None and type(obj.id) not in (str, int):
+            raise TypeError(f"{what} 'id' must be a string")
+
+    def annotations_and_relations(obj: Any, what: str) -> None:
+        for a in obj.annotations:
+            check(a, f"{what} annotation", has_text=True)
+        for r in obj.relations:
+            check(r, f"{what} relation")
+            if not all(isinstance(n.refid, str) and isinstance(n.role, str) for n in r.nodes):
+                raise TypeError(f"{what} relation {r.id!r}: node 'refid' and 'role' must be strings")
+
+    check(bdoc, "document")
+    annotations_and_relations(bdoc, "document")
+    for k, p in enumerate(bdoc.passages):
+        check(p, f"passage {k}", has_text=True)
+        annotations_and_relations(p, f"passage {k}")
+        for j, s in enumerate(p.sentences):
+            check(s, f"passage {k} sentence {j}", has_text=True)
+            annotations_and_relations(s, f"passage {k} sentence {j}")
 
 
 # ---------------------------------------------------------------- bioc objects -> Document
@@ -524,6 +560,9 @@ class _Encode:
         taken = {e.attrs["id"] for e in doc.entities if "id" in e.attrs}
         fresh = (f"T{n}" for n in range(1, 1 << 62) if f"T{n}" not in taken)
         for e in doc.entities:
+            if not e.label:  # the reader needs a non-empty 'type' infon
+                self.report.error(BionerError("E304", f"document {doc.id!r}: entity at {e.start}..{e.end} has an empty label", file=self.path))
+                continue
             ann = BioCAnnotation()
             ann.id = e.attrs.get("id") or next(fresh)
             ann.infons = {"type": e.label} | self.infons(e)

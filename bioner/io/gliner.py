@@ -42,12 +42,13 @@ from bioner.doc import Document
 from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
 from bioner.io import file_stem
-from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens
+from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
 
 def _examples(doc: Document, report: Report, path: PathLike, labels: Sequence[str] | None, label_map: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     view = align_tokens(doc, report=report, file=path)
-    lost = lost_parts(doc, {"sentences", "tokens"})
+    # the file holds words, not the text: spacing and text between tokens do not come back
+    lost = lost_parts(doc, {"sentences", "tokens"}) + text_lost(doc, view)
     if lost:
         report.warn("W306", f"document {doc.id!r}: dropped {describe_lost(lost)}", file=path)
     ner: list[list[list[Any]]] = [[] for _ in view.sentences]
