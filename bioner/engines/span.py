@@ -373,7 +373,10 @@ class SpanModel:
             chunks = [c for span, group in sentence_groups(sents, toks) for c in chunk(text, words_max, ov, sentences=[span], token_spans=group)]
         limit = self._subword_limit()
         if limit is not None and chunks:
-            chunks = self._fit_subwords(text, chunks, limit - 2 - self._prompt_length(pairs), ov)
+            budget = limit - 2 - self._prompt_length(pairs)  # [CLS] and [SEP] too
+            if budget < 1:
+                raise ValueError(f"the label prompt alone takes {limit - 2 - budget} of the encoder's {limit} sub-words: use fewer or shorter labels")
+            chunks = self._fit_subwords(text, chunks, budget, ov)
         return [Window(doc_index, c, tuple(text[s:e] for s, e in c.tokens), pairs) for c in chunks]
 
     def _window_sizes(self, max_words: int | None, overlap: int | None) -> tuple[int, int]:
@@ -388,7 +391,7 @@ class SpanModel:
         tok = self.gliner.data_processor.transformer_tokenizer
         spans = sorted({t for c in chunks for t in c.tokens})
         ids = tok([text[s:e] for s, e in spans], add_special_tokens=False)["input_ids"] if spans else []
-        cost = {t: len(x) for t, x in zip(spans, ids)}
+        cost = {t: len(x) for t, x in zip(spans, ids, strict=True)}
         out: list[Chunk] = []
         todo = list(reversed(chunks))
         while todo:
@@ -397,7 +400,7 @@ class SpanModel:
             if n <= budget or len(c.tokens) <= 1:  # one word cannot be cut further
                 out.append(c)
                 continue
-            smaller = max(1, min(len(c.tokens) - 1, len(c.tokens) * max(budget, 1) // n))
+            smaller = max(1, min(len(c.tokens) - 1, len(c.tokens) * budget // n))
             parts = chunk(text, smaller, min(overlap, smaller - 1), sentences=[(c.start, c.end)], token_spans=c.tokens)
             todo.extend(reversed(parts))
         return out
@@ -433,15 +436,15 @@ class SpanModel:
         per_doc = labels_per_document(labels, len(docs))
         wins = [
             w
-            for i, (d, pairs) in enumerate(zip(docs, per_doc))
+            for i, (d, pairs) in enumerate(zip(docs, per_doc, strict=True))
             for w in self._windows(d, tuple(pairs), max_words, overlap, pack_sentences, i)
         ]
         found = self.score_windows(wins, threshold=threshold, batch_size=batch_size)
         by_doc: list[list[tuple[Chunk, list[Entity]]]] = [[] for _ in docs]
-        for w, ents in zip(wins, found):
+        for w, ents in zip(wins, found, strict=True):
             by_doc[w.doc].append((w.chunk, ents))
         out = []
-        for d, parts in zip(docs, by_doc):
+        for d, parts in zip(docs, by_doc, strict=True):
             ents = decode(merge_chunk_entities(parts), flat=flat, multi_label=multi_label)
             out.append(d.copy(entities=ents))
         return out
@@ -463,7 +466,7 @@ class SpanModel:
             with torch.inference_mode():
                 for b in range(0, len(order), batch_size):
                     idx = order[b : b + batch_size]
-                    for i, ents in zip(idx, self._run([windows[i] for i in idx], collator, threshold)):
+                    for i, ents in zip(idx, self._run([windows[i] for i in idx], collator, threshold), strict=True):
                         results[i] = ents
         finally:
             self.gliner.train(was_training)
@@ -494,7 +497,7 @@ class SpanModel:
         hits = ((probs > threshold) & valid).nonzero().tolist()
         scores = probs[(probs > threshold) & valid].tolist()  # same row-major order as nonzero
         found: list[list[Entity]] = [[] for _ in batch]
-        for (b, s, k, c), score in zip(hits, scores):
+        for (b, s, k, c), score in zip(hits, scores, strict=True):
             w = batch[b]
             toks = w.chunk.tokens
             found[b].append(Entity(toks[s][0] - w.chunk.start, toks[s + k][1] - w.chunk.start, w.labels[c][0], score=score, source=self.name))

@@ -128,7 +128,7 @@ def _split_tokens(tokens: Sequence[Offsets], cuts: set[int]) -> list[Offsets]:
     out: list[Offsets] = []
     for s, e in tokens:
         inner = sorted(c for c in cuts if s < c < e)
-        for a, b in zip([s] + inner, inner + [e]):
+        for a, b in zip([s] + inner, inner + [e], strict=True):
             out.append((a, b))
     return out
 

@@ -35,8 +35,9 @@ Reading (``read``):
 
 Writing (``write``, with the ``bioc`` package's encoders, streamed) gives back the same
 header, passages, offsets, infons, sentences, annotation ids and relations, so
-read -> write -> read is lossless. Text outside the passages must be spaces (it is not
-stored in BioC): otherwise E305, as for characters XML 1.0 cannot hold. A document
+read -> write -> read is lossless. Text outside the passages is not stored in BioC: it
+must be whitespace (line breaks and tabs there come back as spaces, reported as W306;
+offsets are kept), otherwise E305, as for characters XML 1.0 cannot hold. A document
 without passages is written as one passage with the whole text; entities without an
 annotation id get ``T1``, ``T2`` ...; changed ``ids`` are written as an ``identifier``
 infon. Scores, sources, tokens and other attributes are dropped (W306).
@@ -479,16 +480,19 @@ class _Encode:
         self.text_sep = text_sep
 
     def cannot(self, doc: Document, what: str) -> None:
-        self.report.error(BionerError("E305", f"document {doc.id!r}: {what}", file=self.path, hint="BioC keeps only passage texts; text between passages must be spaces"))
+        self.report.error(BionerError("E305", f"document {doc.id!r}: {what}", file=self.path, hint="BioC keeps only passage texts; text between passages must be whitespace"))
 
-    def passages(self, doc: Document) -> list[Passage] | None:
+    def passages(self, doc: Document, lost: Counter[str]) -> list[Passage] | None:
         ps = doc.passages or [Passage(0, len(doc.text))]
         pos = 0
         for p in ps:
             gap = doc.text[pos : p.start]
-            if p.start < pos or gap != " " * len(gap):
-                self.cannot(doc, f"passage {p.type!r} at {p.start}..{p.end}: overlaps the previous one or follows text that is not spaces")
+            if p.start < pos or gap.strip():
+                self.cannot(doc, f"passage {p.type!r} at {p.start}..{p.end}: overlaps the previous one or follows text that is not whitespace")
                 return None
+            if gap != " " * len(gap):
+                # offsets survive, but a reader fills the gap with spaces: say so
+                lost["line breaks or tabs between passages (read back as spaces)"] += 1
             pos = p.end
         if pos != len(doc.text):
             self.cannot(doc, f"text after the last passage (from {pos}) would be lost")
@@ -496,10 +500,10 @@ class _Encode:
         return ps
 
     def document(self, doc: Document) -> BioCDocument | None:
-        ps = self.passages(doc)
+        lost = lost_parts(doc, _KEEP)
+        ps = self.passages(doc, lost)
         if ps is None:
             return None
-        lost = lost_parts(doc, _KEEP)
         for name in [n for n in lost if n.startswith("entity attr 'infon:")]:
             del lost[name]  # every infon:<key> attribute is written back as an infon
         bdoc = BioCDocument()

@@ -52,6 +52,13 @@ def _pairs(v: Any, what: str) -> list[tuple[int, int]]:
     return [(x[0], x[1]) for x in v]
 
 
+def _typed(v: Any, typ: type, what: str) -> Any:
+    """``v`` when it is a ``typ`` (list or dict), else ValueError naming the field."""
+    if not isinstance(v, typ):
+        raise ValueError(f"{what!r} must be a JSON {'array' if typ is list else 'object'}")
+    return v
+
+
 def doc_from_dict(d: Any) -> Document:
     """Build a Document from its dict; raises ValueError/BionerError naming the bad field."""
     if not isinstance(d, dict):
@@ -60,20 +67,22 @@ def doc_from_dict(d: Any) -> Document:
         if not isinstance(d.get(key), typ):
             raise ValueError(f"field {key!r} must be a string")
     ents = []
-    for k, e in enumerate(d.get("entities", [])):
+    for k, e in enumerate(_typed(d.get("entities", []), list, "entities")):
         if not isinstance(e, dict) or type(e.get("start")) is not int or type(e.get("end")) is not int or not isinstance(e.get("label"), str):
             raise ValueError(f"entities[{k}] needs integer 'start', 'end' and string 'label'")
         frags = tuple(_pairs(e["fragments"], f"entities[{k}].fragments")) if "fragments" in e else ()
         score = e.get("score")
         if score is not None and not isinstance(score, (int, float)):
             raise ValueError(f"entities[{k}].score must be a number")
+        if e.get("source") is not None and not isinstance(e["source"], str):
+            raise ValueError(f"entities[{k}].source must be a string")
         ent = Entity(
             e["start"], e["end"], e["label"],
             score=float(score) if score is not None else None,
             source=e.get("source"),
-            ids=tuple(str(i) for i in e.get("ids", ())),
+            ids=tuple(str(i) for i in _typed(e.get("ids", []), list, f"entities[{k}].ids")),
             fragments=frags,
-            attrs={str(a): str(b) for a, b in e.get("attrs", {}).items()},
+            attrs={str(a): str(b) for a, b in _typed(e.get("attrs", {}), dict, f"entities[{k}].attrs").items()},
         )
         if ent.end > len(d["text"]):
             raise BionerError("E101", f"entities[{k}] at {ent.start}..{ent.end} ends past the text (length {len(d['text'])})")
@@ -81,10 +90,11 @@ def doc_from_dict(d: Any) -> Document:
             raise BionerError("E202", f"entities[{k}] offsets {ent.start}..{ent.end} cover {ent.text_in(d['text'])!r} but its 'text' is {e['text']!r}")
         ents.append(ent)
     passages = []
-    for k, p in enumerate(d.get("passages", [])):
+    for k, p in enumerate(_typed(d.get("passages", []), list, "passages")):
         if not isinstance(p, dict) or type(p.get("start")) is not int or type(p.get("end")) is not int:
             raise ValueError(f"passages[{k}] needs integer 'start' and 'end'")
-        passages.append(Passage(p["start"], p["end"], str(p.get("type", "")), {str(a): str(b) for a, b in p.get("infons", {}).items()}))
+        infons = _typed(p.get("infons", {}), dict, f"passages[{k}].infons")
+        passages.append(Passage(p["start"], p["end"], str(p.get("type", "")), {str(a): str(b) for a, b in infons.items()}))
     meta = d.get("metadata", {})
     if not isinstance(meta, dict):
         raise ValueError("'metadata' must be an object")

@@ -12,7 +12,8 @@ from typing import Iterable, Iterator
 
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, ensure_report, iter_lines, read_text
+from bioner.io._common import PathLike, ensure_report, iter_lines
+from bioner.io.brat import read_exact
 
 
 def read(
@@ -52,7 +53,15 @@ def read(
         by_doc.setdefault(cols[1], []).append((lineno, ent, cols[4]))
     ids = list(doc_ids) if doc_ids is not None else sorted(by_doc)
     for doc_id in ids:
-        text = read_text(txt / f"{doc_id}.txt", allow_empty=True)
+        try:
+            # exactly as stored: the offsets count a leading BOM too (as in brat)
+            text = read_exact(txt / f"{doc_id}.txt")
+        except BionerError as exc:  # one document's text is missing or unreadable: skip that document
+            report.error(exc)
+            continue
+        except (OSError, ValueError) as exc:  # a document column that is no file name (NUL byte, directory)
+            report.error(BionerError("E210", f"cannot read the text of document {doc_id!r}: {exc}", file=txt))
+            continue
         ents = []
         for lineno, ent, mention in by_doc.get(doc_id, []):
             if ent.end > len(text) or text[ent.start:ent.end] != mention:

