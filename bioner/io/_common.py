@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
@@ -145,3 +147,25 @@ class UniqueIds:
         while not self._add(f"{doc_id}#{n}"):
             n += 1
         return f"{doc_id}#{n}"
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+SURROGATE_HINT = "a \\uD800-\\uDFFF escape that is not half of a pair is no character (a string cut inside a UTF-16 pair)"
+
+
+def surrogate_escapes(raw: str, start: int = 0, end: int | None = None) -> bool:
+    """Does the JSON text ``raw[start:end]`` have a ``\\uD800``-``\\uDFFF`` escape? Only such an escape decodes to a surrogate."""
+    return _SURROGATE_ESCAPE.search(raw, start, len(raw) if end is None else end) is not None
+
+
+def lone_surrogate(value: Any) -> bool:
+    """Does a decoded JSON value hold a lone surrogate (``"\\ud83d"`` alone)?
+
+    Python decodes one into a str that no UTF-8 file can hold, so every writer would fail
+    on it later. Costly: call it only when :func:`surrogate_escapes` found an escape.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -80,14 +80,14 @@ def _sniff_json(head: str, complete: bool) -> str | None:
     if complete:
         try:
             return _json_line_format(json.loads(stripped))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass  # JSON lines, or broken JSON: look at the first line below
     lines = _lines(head, complete)
     first = _first_content(lines)
     if first is not None:
         try:
             found = _json_line_format(json.loads(first))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             found = None
         if found:
             return found
@@ -102,7 +102,7 @@ def _sniff_json_prefix(text: str) -> str | None:
             # the first element is often whole within the head: judge it as a one-element array
             first, _ = json.JSONDecoder().raw_decode(body)
             return _json_line_format([first])
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
         if body.startswith("{"):
             if _has_keys(body, "tokenized_text", "ner"):

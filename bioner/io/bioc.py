@@ -63,7 +63,18 @@ from lxml import etree
 
 from bioner.doc import Document, Entity, Offsets, Passage
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, UniqueIds, atomic_write, describe_lost, ensure_report, lost_parts, read_text
+from bioner.io._common import (
+    SURROGATE_HINT,
+    PathLike,
+    UniqueIds,
+    atomic_write,
+    describe_lost,
+    ensure_report,
+    lone_surrogate,
+    lost_parts,
+    read_text,
+    surrogate_escapes,
+)
 
 # infon keys (compared lower-cased) whose values are concept ids
 ID_INFONS = ("identifier", "mesh", "ncbi gene", "ncbi_gene", "ncbigene", "ncbi taxonomy", "taxonomy", "omim", "chebi", "umls", "cui")
@@ -239,16 +250,26 @@ def _json_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocume
     except json.JSONDecodeError as exc:
         report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=exc.lineno))
         return
+    except RecursionError:  # json's decoder recurses once per nesting level
+        report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path))
+        return
     if not isinstance(obj, dict) or not isinstance(obj.get("documents"), list):
         report.error(BionerError("E201", "expected a BioC collection: an object with a 'documents' list", file=path))
         return
     if not isinstance(obj.get("infons", {}), dict):
         report.error(BionerError("E201", "the collection's 'infons' must be an object", file=path))
         return
+    escapes = surrogate_escapes(text)
+    if escapes and lone_surrogate({k: v for k, v in obj.items() if k != "documents"}):
+        report.error(BionerError("E204", "the collection header holds a lone surrogate escape", file=path, hint=SURROGATE_HINT))
+        return
     header: dict[str, Any] = {k: _text(obj.get(k)) for k in _HEADER if obj.get(k) is not None}
     if obj.get("infons"):
         header["infons"] = _infons(obj["infons"])
     for k, d in enumerate(obj["documents"]):
+        if escapes and lone_surrogate(d):
+            report.error(BionerError("E204", f"documents[{k}]: a string holds a lone surrogate escape", file=path, hint=SURROGATE_HINT))
+            continue
         try:
             bdoc = parse_doc(d)
             _check_json_types(bdoc)

@@ -159,7 +159,7 @@ def _parse_t(line: str, text: str, ann: Path) -> tuple[str, Entity]:
         ent = Entity.from_fragments(frags, label, attrs={"id": tid})
     except BionerError as exc:
         raise BionerError(exc.code, f"{tid}: {exc.message}") from None
-    covered = " ".join(text[s:e] for s, e in frags)
+    covered = ent.text_in(text)  # fragments in text order, as the entity keeps them
     if column not in (covered, _column(covered)):
         raise BionerError("E202", f"{tid}: offsets {offsets} cover {covered!r}, the text column says {column!r}")
     return tid, ent

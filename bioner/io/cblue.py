@@ -24,7 +24,17 @@ from typing import Any
 
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
+from bioner.io._common import (
+    SURROGATE_HINT,
+    PathLike,
+    atomic_write,
+    describe_lost,
+    ensure_report,
+    lone_surrogate,
+    lost_parts,
+    read_text,
+    surrogate_escapes,
+)
 from bioner.io import file_stem
 
 _KEYS = ("start_idx", "end_idx", "type", "entity")
@@ -60,9 +70,15 @@ def _items(text: str, path: Path, report: Report) -> Iterator[tuple[int, int, An
         except json.JSONDecodeError as exc:
             report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=exc.lineno))
             return  # no way to find the next item reliably
+        except RecursionError:  # json's decoder recurses once per nesting level
+            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=text.count("\n", 0, pos) + 1))
+            return
         line += text.count("\n", counted, pos)
         counted, n = pos, n + 1
-        yield n, line, value
+        if surrogate_escapes(text, pos, end) and lone_surrogate(value):
+            report.error(BionerError("E204", f"item {n}: a string holds a lone surrogate escape", file=path, line=line, hint=SURROGATE_HINT))
+        else:
+            yield n, line, value
         pos = _skip_ws(text, end)
         if text[pos : pos + 1] == ",":
             pos = _skip_ws(text, pos + 1)

@@ -40,7 +40,17 @@ from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, lost_parts, read_text
+from bioner.io._common import (
+    SURROGATE_HINT,
+    PathLike,
+    atomic_write,
+    describe_lost,
+    ensure_report,
+    lone_surrogate,
+    lost_parts,
+    read_text,
+    surrogate_escapes,
+)
 from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
@@ -108,16 +118,22 @@ def _parse_example(k: int, ex: Any) -> tuple[list[str], list[tuple[int, int, str
 def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = False) -> Iterator[Document]:
     """Read GLiNER training JSON back into Documents (text rebuilt from the words)."""
     report = ensure_report(report, skip_invalid)
+    raw = read_text(path)
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=exc.lineno) from None
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise BionerError("E208", "invalid JSON: nested too deeply", file=path) from None
     if not isinstance(data, list):
         raise BionerError("E201", "expected a JSON list of examples", file=path)
     stem = file_stem(path)
     group: tuple[str, list[list[str]], list[TokenSpan]] | None = None
+    escapes = surrogate_escapes(raw)
     for k, ex in enumerate(data, 1):
         try:
+            if escapes and lone_surrogate(ex):
+                raise BionerError("E204", f"example {k}: a string holds a lone surrogate escape", hint=SURROGATE_HINT)
             words, spans, doc_id = _parse_example(k, ex)
         except (TypeError, ValueError, BionerError) as exc:
             code, msg = (exc.code, exc.message) if isinstance(exc, BionerError) else ("E201", str(exc))

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 from bioner.doc import Document, Entity, Passage
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, ensure_report, iter_lines
+from bioner.io._common import SURROGATE_HINT, PathLike, atomic_write, ensure_report, iter_lines, lone_surrogate, surrogate_escapes
 
 
 def entity_to_dict(e: Entity, text: str | None = None) -> dict[str, Any]:
@@ -115,9 +115,14 @@ def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = F
         if not line.strip():
             continue
         try:
-            yield doc_from_dict(json.loads(line))
+            value = json.loads(line)
+            if surrogate_escapes(line) and lone_surrogate(value):
+                raise BionerError("E204", "a string holds a lone surrogate escape", hint=SURROGATE_HINT)
+            yield doc_from_dict(value)
         except json.JSONDecodeError as exc:
             report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=lineno))
+        except RecursionError:  # json's decoder recurses once per nesting level
+            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=lineno))
         except ValueError as exc:
             report.error(BionerError("E201", str(exc), file=path, line=lineno, hint="see bioner.io.jsonl for the record layout"))
         except BionerError as exc:

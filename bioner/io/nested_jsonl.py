@@ -45,7 +45,17 @@ from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
+from bioner.io._common import (
+    SURROGATE_HINT,
+    PathLike,
+    atomic_write,
+    describe_lost,
+    ensure_report,
+    iter_lines,
+    lone_surrogate,
+    lost_parts,
+    surrogate_escapes,
+)
 from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
@@ -113,9 +123,14 @@ def _parse(path: PathLike, report: Report) -> Iterator[tuple[int, _Line]]:
         if not line.strip():
             continue
         try:
-            yield lineno, _Line(json.loads(line))
+            value = json.loads(line)
+            if surrogate_escapes(line) and lone_surrogate(value):
+                raise BionerError("E204", "a string holds a lone surrogate escape", hint=SURROGATE_HINT)
+            yield lineno, _Line(value)
         except json.JSONDecodeError as exc:
             report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=lineno))
+        except RecursionError:  # json's decoder recurses once per nesting level
+            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=lineno))
         except (TypeError, ValueError) as exc:
             report.error(BionerError("E201", str(exc), file=path, line=lineno, hint="see bioner.io.nested_jsonl for the line layout"))
         except BionerError as exc:

@@ -109,18 +109,19 @@ def test_long_document_every_token_is_scored(model: SpanModel) -> None:
     sentence = "Cisplatin induced nephrotoxicity in rats treated for ten days. "
     text = (sentence * 12) + "Finally warfarin"  # ~120 words with max_words=16: many windows
     doc = Document("long", text)
-    wins = model.windows(doc, CHEM, max_words=16, overlap=4)
-    assert len(wins) > 6 and all(len(w.words) <= 16 for w in wins)
-    covered = {t for w in wins for t in w.chunk.tokens}
-    assert covered == set(tokenize(text))
-    for w in wins:
-        assert w.words == tuple(text[s:e] for s, e in w.chunk.tokens)
+    for pack in (False, True):  # a window per sentence, or sentences packed into windows
+        wins = model.windows(doc, CHEM, max_words=16, overlap=4, pack_sentences=pack)
+        assert len(wins) > 6 and all(len(w.words) <= 16 for w in wins)
+        assert {t for w in wins for t in w.chunk.tokens} == set(tokenize(text))
+        for w in wins:
+            assert w.words == tuple(text[s:e] for s, e in w.chunk.tokens)
     # at threshold 0 every single-word span of every window is a candidate
     found = model.score_windows(wins, threshold=0.0, batch_size=5)
     single = {(e.start + w.chunk.start, e.end + w.chunk.start) for w, ents in zip(wins, found, strict=True) for e in ents}
     assert set(tokenize(text)) <= single
-    [pred] = model.predict([doc], CHEM, threshold=0.0, max_words=16, overlap=4)
-    assert max(e.end for e in pred.entities) == len(text)
+    for pack in (False, True):
+        [pred] = model.predict([doc], CHEM, threshold=0.0, max_words=16, overlap=4, pack_sentences=pack)
+        assert max(e.end for e in pred.entities) == len(text)
 
 
 def test_windows_fit_the_encoders_subword_limit(model: SpanModel) -> None:
