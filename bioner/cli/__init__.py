@@ -19,7 +19,9 @@ from .convert import convert_command, formats_command
 from .demo import demo_command
 from .download import corpora_command, download_command
 from .evaluate import evaluate_command
+from .extract import extract_command
 from .stats import stats_command
+from .train import train_app
 
 app = typer.Typer(
     name="bioner",
@@ -50,6 +52,8 @@ app.command("download")(download_command)
 app.command("corpora")(corpora_command)
 app.command("formats")(formats_command)
 app.command("demo")(demo_command)
+app.command("extract")(extract_command)
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:

@@ -1,8 +1,13 @@
-"""``bioner evaluate``: strict and relaxed P/R/F1 of predictions against gold."""
+"""``bioner evaluate``: strict and relaxed P/R/F1 of predictions against gold.
+
+Predictions come from a file (``--pred``) or from a span model run on the gold texts
+(``--model``, or the default model when no ``--pred`` is given).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +20,7 @@ from ._common import handles_errors, out, parse_labels, print_json, print_report
 
 if TYPE_CHECKING:
     from bioner.evaluate import Evaluation
+    from bioner.models import ModelRef
 
 
 def evaluate_sources(
@@ -41,26 +47,91 @@ def evaluate_sources(
     return evaluate(g_docs, p_docs, labels=labels)
 
 
+def evaluate_model_source(
+    gold: PathLike,
+    model: ModelRef = None,
+    *,
+    gold_format: str | None = None,
+    labels: Iterable[str] | None = None,
+    limit: int | None = None,
+    root: PathLike | None = None,
+    gold_report: Report | None = None,
+    threshold: float = 0.5,
+    flat: bool = True,
+    batch_size: int = 8,
+    threads: int | None = None,
+    save_predictions: PathLike | None = None,
+) -> Evaluation:
+    """Run ``model`` on the texts of ``gold`` (a file, brat directory or ``corpus:split``) and score it.
+
+    The label set is the corpus's types with their natural-language prompts for a
+    registered corpus, else the gold's own types (``labels`` keeps only those types).
+    ``limit`` scores the first documents only. ``save_predictions`` writes the
+    predictions (format from the extension).
+    """
+    import bioner.io
+    from bioner.evaluate import evaluate
+    from bioner.models import corpus_labels, extract, gold_labels
+
+    ref = parse_source(gold)
+    types = list(labels) if labels is not None else None
+    known = corpus_labels(ref.corpus, types) if ref.corpus is not None else None  # checked before reading a whole corpus
+    docs = list(read_source(ref, format=gold_format, report=gold_report, root=root))
+    if limit is not None:
+        docs = docs[:limit]
+    label_set = known if known is not None else gold_labels(docs, types)
+    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads)
+    if save_predictions is not None:
+        bioner.io.write(pred, save_predictions)
+    return evaluate(docs, pred, labels=list(label_set))
+
+
 @handles_errors
 def evaluate_command(
-    gold: Annotated[str, typer.Option("--gold", "-g", help="Gold file, brat directory, or CORPUS:SPLIT.")],
-    pred: Annotated[str, typer.Option("--pred", "-p", help="Predicted file or brat directory.")],
+    gold: Annotated[str | None, typer.Option("--gold", "-g", help="Gold file, brat directory, or CORPUS:SPLIT.")] = None,
+    pred: Annotated[str | None, typer.Option("--pred", "-p", help="Predicted file or brat directory (without it, a model predicts).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Predict with this span model (folder or Hub name; default: the shipped model).")] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="Gold = this registered corpus's --split (instead of --gold).")] = None,
+    split: Annotated[str, typer.Option("--split", "-s", help="Split of --corpus.")] = "test",
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="With a model: score only the first N gold documents.")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="With a model: minimum span probability.")] = 0.5,
+    nested: Annotated[bool, typer.Option("--nested", help="With a model: keep nested entities (default: flat).")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="With a model: windows per forward pass.")] = 8,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="With a model: torch threads.")] = None,
+    save_predictions: Annotated[Path | None, typer.Option("--save-predictions", help="With a model: also write its predictions to this file.")] = None,
     gold_format: Annotated[str | None, typer.Option("--gold-format", help="Format of the gold file (default: detected).")] = None,
     pred_format: Annotated[str | None, typer.Option("--pred-format", help="Format of the predictions (default: detected).")] = None,
     relaxed: Annotated[bool, typer.Option("--relaxed/--no-relaxed", help="Also show relaxed (overlap) scores.")] = True,
     by_type: Annotated[bool, typer.Option("--by-type/--no-by-type", help="One row per entity type.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print every score as JSON.")] = False,
-    labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated types to score (default: all).")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated types to score (with a model: to predict and score; default: all).")] = None,
 ) -> None:
-    """Score predictions against gold: strict and relaxed, micro and macro, per type."""
+    """Score predictions against gold: strict and relaxed, micro and macro, per type.
+
+    Predictions are --pred, or a span model's (--model; the default model when neither is given).
+    """
     from bioner.evaluate import render
 
-    g_report, p_report = (Report(skip_invalid=default_skip_invalid(parse_source(s))) for s in (gold, pred))
-    with status("Evaluating"):
-        ev = evaluate_sources(gold, pred, gold_format=gold_format, pred_format=pred_format, labels=parse_labels(labels),
-                              gold_report=g_report, pred_report=p_report)
-    print_report(g_report, what=f"gold {gold}")
-    print_report(p_report, what=f"predictions {pred}")
+    if corpus is not None and gold is not None:
+        raise typer.BadParameter("give --gold or --corpus, not both")
+    gold_src = f"{corpus}:{split}" if corpus is not None else gold
+    if gold_src is None:
+        raise typer.BadParameter("give the gold standard: --gold FILE_OR_CORPUS:SPLIT, or --corpus NAME [--split test]")
+    g_report = Report(skip_invalid=default_skip_invalid(parse_source(gold_src)))
+    if pred is None:
+        with status("Predicting and evaluating"):
+            ev = evaluate_model_source(gold_src, model, gold_format=gold_format, labels=parse_labels(labels), limit=limit, gold_report=g_report,
+                                       threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads, save_predictions=save_predictions)
+        print_report(g_report, what=f"gold {gold_src}")
+    else:
+        if model is not None or limit is not None or save_predictions is not None:
+            raise typer.BadParameter("--model, --limit and --save-predictions predict with a model; they do not apply to --pred")
+        p_report = Report(skip_invalid=default_skip_invalid(parse_source(pred)))
+        with status("Evaluating"):
+            ev = evaluate_sources(gold_src, pred, gold_format=gold_format, pred_format=pred_format, labels=parse_labels(labels),
+                                  gold_report=g_report, pred_report=p_report)
+        print_report(g_report, what=f"gold {gold_src}")
+        print_report(p_report, what=f"predictions {pred}")
     if as_json:
         print_json(ev.as_dict())
     else:

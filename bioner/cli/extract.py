@@ -1,0 +1,186 @@
+"""``bioner extract``: find entities in a text or in a file with a span model (``bioner.models.extract``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+import bioner.io
+from bioner.doc import Document
+from bioner.errors import BionerError, Report
+from bioner.io import text as plain_text
+from bioner.models import DEFAULT_LABELS, corpus_labels, parse_label_spec
+from bioner.stats import default_skip_invalid, parse_source, read_source
+
+from ._common import _interactive, err, handles_errors, out, print_report, status
+from .convert import output_format
+
+if TYPE_CHECKING:
+    from bioner.engines.span import LabelSet
+
+TEXT_ID = "text"  # id of the one document made from a TEXT argument
+STDOUT_FORMATS = ("table", "json", "jsonl")  # what --format can print without -o
+PROGRESS_MIN_DOCS = 16  # fewer documents finish before a bar is worth drawing
+BLOCK = 32  # documents per prediction call: the bar moves this often
+
+
+def choose_labels(labels: str | None = None, labels_from: str | None = None) -> LabelSet:
+    """``--labels`` (types, or LABEL=prompt items), ``--labels-from CORPUS``, or ``DEFAULT_LABELS``."""
+    if labels is not None and labels_from is not None:
+        raise BionerError("E605", "give --labels or --labels-from, not both")
+    if labels_from is not None:
+        return corpus_labels(labels_from)
+    if labels is not None:
+        return parse_label_spec(labels)
+    return DEFAULT_LABELS
+
+
+def read_input(source: str, *, from_format: str | None = None, report: Report | None = None) -> list[Document]:
+    """Documents of ``-i``: a file in any readable format, a plain ``.txt`` file, or ``corpus:split``.
+
+    A ``.txt`` file that format detection cannot place (prose, not PubTator or CoNLL) is
+    one document of plain text; ``from_format="txt"`` reads any file that way.
+    """
+    if from_format == plain_text.NAME:
+        return list(plain_text.read(source))
+    ref = parse_source(source)
+    report = report if report is not None else Report(skip_invalid=default_skip_invalid(ref))
+    if ref.path is not None and from_format is None and ref.path.is_file() and ref.path.suffix.lower() in plain_text.EXTENSIONS:
+        try:
+            bioner.io.detect_format(ref.path)
+        except BionerError as exc:
+            if exc.code != "E207":
+                raise
+            return list(plain_text.read(ref.path))
+    return list(read_source(ref, format=from_format, report=report))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where predictions go: a rich table or JSON lines on stdout, or a file in a format."""
+
+    kind: str  # "table", "jsonl" (stdout) or "file"
+    path: Path | None = None
+    format: str | None = None  # the writer's format name, for "file"
+
+
+def destination(output: Path | None, fmt: str | None) -> Destination:
+    """Decide the output before any prediction runs, so a bad choice costs no model time."""
+    if output is None:
+        if fmt is None or fmt == "table":
+            return Destination("table")
+        if fmt in ("json", "jsonl"):
+            return Destination("jsonl")
+        bioner.io.get_format(fmt)  # E207 for an unknown name
+        raise BionerError("E207", f"format {fmt!r} is written to a file", hint="pass -o FILE, or --format table/json to print")
+    if fmt == "table":
+        raise BionerError("E207", "--format table prints to the terminal; it cannot go to a file", file=output, hint="drop -o, or choose a file format")
+    file_fmt = output_format(output, "jsonl" if fmt == "json" else fmt)
+    if not file_fmt.can_write:
+        raise BionerError("E207", f"format {file_fmt.name!r} can only be read", file=output)
+    return Destination("file", output, file_fmt.name)
+
+
+def with_progress(docs: Iterable[Document], total: int, description: str) -> Iterator[Document]:
+    """Yield ``docs``; on a terminal and for many documents, draw a transient bar on stderr."""
+    if not _interactive() or total < PROGRESS_MIN_DOCS:
+        yield from docs
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err(), transient=True)
+    with bar:
+        task = bar.add_task(description, total=total)
+        for doc in docs:
+            bar.advance(task)
+            yield doc
+
+
+def entity_table(docs: Iterable[Document], title: str) -> Table:
+    """One row per entity: document id, offsets, label, the text at the offsets, score."""
+    table = Table(title=title)
+    for col, justify in (("document", "left"), ("start", "right"), ("end", "right"), ("label", "left"), ("text", "left"), ("score", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for doc in docs:
+        for e in doc.entities:
+            # Text cells: brackets in biomedical text must not be read as rich markup
+            table.add_row(Text(doc.id), str(e.start), str(e.end), Text(e.label), Text(e.text_in(doc.text)),
+                          "-" if e.score is None else f"{e.score:.3f}")
+    return table
+
+
+def _documents(text: str | None, input_path: str | None, from_format: str | None, report: Report) -> list[Document]:
+    if (text is None) == (input_path is None):
+        raise typer.BadParameter("give a TEXT argument or -i FILE (one of them)")
+    if input_path is not None:
+        return read_input(input_path, from_format=from_format, report=report)
+    assert text is not None
+    return [Document(TEXT_ID, sys.stdin.read() if text == "-" else text)]
+
+
+@handles_errors
+def extract_command(
+    text: Annotated[str | None, typer.Argument(help="Text to annotate ('-' reads it from stdin). Or use -i FILE.", show_default=False)] = None,
+    input_path: Annotated[str | None, typer.Option("--input", "-i", help="Input: a file in any readable format, a plain .txt file (one document), or CORPUS:SPLIT.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write predictions here (format from --format or the extension; .jsonl keeps everything).")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", "-l", help=(
+        "Comma-separated entity types to find, in natural language (disease,gene); entities carry the type as typed. "
+        "LABEL=prompt items set the label and the prompt separately. Default: disease, chemical, gene, species, cell line, cell type."))] = None,
+    labels_from: Annotated[str | None, typer.Option("--labels-from", help="Use a registered corpus's types (e.g. ncbi-disease): natural-language prompts, corpus type labels.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder or Hub name (default: $BIONER_MODEL or the shipped bioner-span-minilm).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Minimum span probability.")] = 0.5,
+    nested: Annotated[bool, typer.Option("--nested", help="Keep entities nested inside others (default: flat, no overlaps).")] = False,
+    multi_label: Annotated[bool, typer.Option("--multi-label", help="Let one span carry several labels.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table or json (JSON lines) on stdout, or any writable format for -o.")] = None,
+    from_format: Annotated[str | None, typer.Option("--from", help="Input format (default: detected; 'txt' reads the file as one plain-text document).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per forward pass.")] = 8,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads (default: torch's choice; 1 is fastest on a busy machine).")] = None,
+) -> None:
+    """Find biomedical entities in a text or a file with a span model."""
+    from bioner.models import iter_extract, load_model  # local: keep ``bioner --help`` fast
+
+    label_set = choose_labels(labels, labels_from)
+    dest = destination(output, fmt)
+    read_report = Report(skip_invalid=default_skip_invalid(parse_source(input_path)) if input_path is not None else False)
+    with status(f"Reading {input_path}" if input_path else "Reading"):
+        docs = _documents(text, input_path, from_format, read_report)
+    print_report(read_report, what=f"input {input_path}")
+    with status("Loading the model"):
+        span_model = load_model(model, threads=threads)
+    stream = with_progress(
+        iter_extract(docs, label_set, model=span_model, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size, block=BLOCK),
+        len(docs), "Extracting",
+    )
+    if dest.kind == "jsonl":
+        from bioner.io.jsonl import doc_to_dict
+
+        for doc in stream:
+            sys.stdout.write(json.dumps(doc_to_dict(doc), ensure_ascii=False) + "\n")
+        return
+    if dest.kind == "table":
+        found = list(stream)
+        n = sum(len(d.entities) for d in found)
+        title = f"{n} entities in {len(found)} document(s); model {span_model.name}, threshold {threshold}"
+        out().print(entity_table(found, title))
+        return
+    assert dest.path is not None and dest.format is not None
+    counts = {"documents": 0, "entities": 0}
+
+    def counted(items: Iterable[Document]) -> Iterator[Document]:
+        for doc in items:
+            counts["documents"] += 1
+            counts["entities"] += len(doc.entities)
+            yield doc
+
+    write_report = Report()
+    bioner.io.write(counted(stream), dest.path, dest.format, report=write_report)
+    out().print(f"Wrote {counts['entities']} entities in {counts['documents']} documents to {dest.path} [{dest.format}]",
+                markup=False, highlight=False, soft_wrap=True)
+    print_report(write_report, what="extract")

