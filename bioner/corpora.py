@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import io as _io
 import os
-import shutil
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from bioner.doc import Corpus, Document
 from bioner.errors import BionerError, Report

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
+from typing import Any, overload
 
 from bioner.errors import BionerError
 
@@ -54,7 +55,7 @@ class Entity:
                 object.__setattr__(self, "fragments", ())
 
     @classmethod
-    def from_fragments(cls, fragments: Sequence[Offsets], label: str, **kw: Any) -> "Entity":
+    def from_fragments(cls, fragments: Sequence[Offsets], label: str, **kw: Any) -> Entity:
         frags = tuple(sorted((int(s), int(e)) for s, e in fragments))
         return cls(frags[0][0], frags[-1][1], label, fragments=frags if len(frags) > 1 else (), **kw)
 
@@ -79,16 +80,16 @@ class Entity:
         """What strict evaluation compares."""
         return (self.start, self.end, self.label)
 
-    def overlaps(self, other: "Entity") -> bool:
+    def overlaps(self, other: Entity) -> bool:
         return self.start < other.end and other.start < self.end
 
-    def contains(self, other: "Entity") -> bool:
+    def contains(self, other: Entity) -> bool:
         return self.start <= other.start and other.end <= self.end
 
-    def with_(self, **changes: Any) -> "Entity":
+    def with_(self, **changes: Any) -> Entity:
         return replace(self, **changes)
 
-    def shifted(self, delta: int) -> "Entity":
+    def shifted(self, delta: int) -> Entity:
         """The same entity with every offset moved by ``delta`` (chunk -> document)."""
         return replace(
             self,
@@ -165,7 +166,7 @@ class Document:
     def labels(self) -> set[str]:
         return {e.label for e in self.entities}
 
-    def copy(self, **changes: Any) -> "Document":
+    def copy(self, **changes: Any) -> Document:
         """A shallow copy with fresh lists, so entities can be replaced without aliasing."""
         doc = Document(
             id=self.id,
@@ -211,8 +212,8 @@ class Corpus(Sequence[Document]):
     @overload
     def __getitem__(self, i: int) -> Document: ...
     @overload
-    def __getitem__(self, i: slice) -> "Corpus": ...
-    def __getitem__(self, i: int | slice) -> "Document | Corpus":
+    def __getitem__(self, i: slice) -> Corpus: ...
+    def __getitem__(self, i: int | slice) -> Document | Corpus:
         if isinstance(i, slice):
             return Corpus(self.docs[i], self.name, self.split)
         return self.docs[i]
@@ -238,12 +239,12 @@ class Corpus(Sequence[Document]):
     def by_id(self) -> dict[str, Document]:
         return {d.id: d for d in self.docs}
 
-    def filter_types(self, labels: Iterable[str]) -> "Corpus":
+    def filter_types(self, labels: Iterable[str]) -> Corpus:
         """Keep only entities whose label is in ``labels`` (documents are all kept)."""
         keep = set(labels)
         return Corpus((d.copy(entities=[e for e in d.entities if e.label in keep]) for d in self.docs), self.name, self.split)
 
-    def map_types(self, mapping: Mapping[str, str | None] | Callable[[str], str | None]) -> "Corpus":
+    def map_types(self, mapping: Mapping[str, str | None] | Callable[[str], str | None]) -> Corpus:
         """Rename labels; a label mapped to None is removed. Unmapped labels are kept."""
         fn = mapping if callable(mapping) else (lambda lab: mapping.get(lab, lab))  # type: ignore[union-attr]
         out = []
@@ -256,15 +257,15 @@ class Corpus(Sequence[Document]):
             out.append(d.copy(entities=ents))
         return Corpus(out, self.name, self.split)
 
-    def filter(self, pred: Callable[[Document], bool]) -> "Corpus":
+    def filter(self, pred: Callable[[Document], bool]) -> Corpus:
         return Corpus((d for d in self.docs if pred(d)), self.name, self.split)
 
-    def split_by_ids(self, ids: Iterable[str]) -> "Corpus":
+    def split_by_ids(self, ids: Iterable[str]) -> Corpus:
         want = list(ids)
         have = self.by_id()
         return Corpus((have[i] for i in want if i in have), self.name, self.split)
 
-    def random_split(self, fractions: Sequence[float], seed: int = 0) -> list["Corpus"]:
+    def random_split(self, fractions: Sequence[float], seed: int = 0) -> list[Corpus]:
         """Split documents at random into parts of the given fractions (fixed seed)."""
         if abs(sum(fractions) - 1.0) > 1e-6:
             raise ValueError(f"fractions must sum to 1, got {sum(fractions)}")

@@ -9,10 +9,10 @@ expected.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 import os
-from typing import Iterator
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 # code -> short title; the single place where codes are defined.
 CODES: dict[str, str] = {
@@ -74,7 +74,7 @@ class BionerError(Exception):
         code: str,
         message: str,
         *,
-        file: "str | os.PathLike[str] | None" = None,
+        file: str | os.PathLike[str] | None = None,
         line: int | None = None,
         hint: str | None = None,
     ) -> None:
@@ -127,7 +127,7 @@ class Report:
             raise err
         self._add(err.code, err.message, err.file, err.line)
 
-    def warn(self, code: str, message: str, *, file: "str | os.PathLike[str] | None" = None, line: int | None = None) -> None:
+    def warn(self, code: str, message: str, *, file: str | os.PathLike[str] | None = None, line: int | None = None) -> None:
         if code not in CODES:
             raise ValueError(f"unregistered code {code!r}")
         self._add(code, message, str(file) if file is not None else None, line)

@@ -157,7 +157,9 @@ def test_empty_predictions_and_empty_everything_score_zero() -> None:
 
 def test_per_type_micro_and_macro_arithmetic_by_hand() -> None:
     text = " ".join(f"w{i}" for i in range(20))  # tokens w0..w19, "wN" at 3*N (N < 10)
-    w = lambda i, lab: Entity(3 * i, 3 * i + 2, lab)
+    def w(i: int, lab: str) -> Entity:
+        return Entity(3 * i, 3 * i + 2, lab)
+
     gold = [w(0, "Disease"), w(1, "Disease"), w(2, "Disease"), w(3, "Chemical"), w(4, "Chemical")]
     pred = [w(0, "Disease"), w(1, "Disease"), w(5, "Disease"), w(3, "Chemical"), w(6, "Chemical"), w(7, "Gene")]
     ev = one(gold, pred, text=text)
@@ -417,7 +419,9 @@ def valid_iob2(choices: list[str]) -> list[str]:
 @st.composite
 def gold_and_pred(draw: st.DrawFn) -> tuple[list[list[str]], list[list[str]]]:
     lengths = draw(st.lists(st.integers(0, 10), min_size=1, max_size=6))
-    seq = lambda n: st.lists(st.sampled_from(TAG_CHOICES), min_size=n, max_size=n).map(valid_iob2)
+    def seq(n: int) -> st.SearchStrategy[list[str]]:
+        return st.lists(st.sampled_from(TAG_CHOICES), min_size=n, max_size=n).map(valid_iob2)
+
     return [draw(seq(n)) for n in lengths], [draw(seq(n)) for n in lengths]
 
 

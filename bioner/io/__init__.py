@@ -9,9 +9,10 @@ package keeps the registry: names, file extensions, content sniffing, and the
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report

@@ -8,9 +8,9 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report

@@ -24,6 +24,7 @@ from typing import Any
 
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError, Report
+from bioner.io import file_stem
 from bioner.io._common import (
     SURROGATE_HINT,
     PathLike,
@@ -35,7 +36,6 @@ from bioner.io._common import (
     read_text,
     surrogate_escapes,
 )
-from bioner.io import file_stem
 
 _KEYS = ("start_idx", "end_idx", "type", "entity")
 _WS = re.compile(r"[ \t\n\r]*")

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
+from bioner.io import file_stem
 from bioner.io._common import (
     SURROGATE_HINT,
     PathLike,
@@ -51,7 +51,6 @@ from bioner.io._common import (
     read_text,
     surrogate_escapes,
 )
-from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
 

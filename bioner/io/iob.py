@@ -58,13 +58,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Literal
 
 from bioner.doc import Document, Entity, Offsets
 from bioner.errors import BionerError, Report
-from bioner.io._common import PathLike, UniqueIds, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
 from bioner.io import file_stem
+from bioner.io._common import PathLike, UniqueIds, atomic_write, describe_lost, ensure_report, iter_lines, lost_parts
 from bioner.text import join_tokens
 
 Scheme = Literal["iob2", "bioes"]

@@ -9,7 +9,8 @@ convenience and checked against the offsets when read back.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from bioner.doc import Document, Entity, Passage
 from bioner.errors import BionerError, Report

@@ -7,8 +7,8 @@ category code (misspelling, enumeration, modifier ...) ``attrs["code"]``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError, Report

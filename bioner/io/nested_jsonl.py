@@ -40,11 +40,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
+from bioner.io import file_stem
 from bioner.io._common import (
     SURROGATE_HINT,
     PathLike,
@@ -56,7 +56,6 @@ from bioner.io._common import (
     lost_parts,
     surrogate_escapes,
 )
-from bioner.io import file_stem
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
 _KNOWN = ("tokens", "doc_id", "sent_id", "entity_mentions")
