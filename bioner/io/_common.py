@@ -8,12 +8,14 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from bioner.doc import Document
 from bioner.errors import BionerError, Report
+
+T = TypeVar("T")
 
 PathLike = str | os.PathLike[str]
 
@@ -169,3 +171,30 @@ def lone_surrogate(value: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def iter_json_lines(path: PathLike, report: Report, build: Callable[[Any], T], *, layout: str) -> Iterator[tuple[int, T]]:
+    """(line number, ``build(record)``) for each non-blank line of a JSON-lines file.
+
+    A line that is not JSON (E208), holds a lone surrogate (E204), or that ``build``
+    rejects (TypeError/ValueError -> E201 pointing at ``layout``; BionerError keeps its
+    code) goes to ``report`` with file and line; reading continues when it skips.
+    """
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+            if surrogate_escapes(line) and lone_surrogate(value):
+                raise BionerError("E204", "a string holds a lone surrogate escape", hint=SURROGATE_HINT)
+            record = build(value)
+        except json.JSONDecodeError as exc:
+            report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=lineno))
+        except RecursionError:  # json's decoder recurses once per nesting level
+            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=lineno))
+        except (TypeError, ValueError) as exc:
+            report.error(BionerError("E201", str(exc), file=path, line=lineno, hint=f"see {layout} for the record layout"))
+        except BionerError as exc:
+            report.error(BionerError(exc.code, exc.message, file=path, line=lineno, hint=exc.hint))
+        else:
+            yield lineno, record

@@ -14,7 +14,7 @@ from typing import Any
 
 from bioner.doc import Document, Entity, Passage
 from bioner.errors import BionerError, Report
-from bioner.io._common import SURROGATE_HINT, PathLike, atomic_write, ensure_report, iter_lines, lone_surrogate, surrogate_escapes
+from bioner.io._common import PathLike, atomic_write, ensure_report, iter_json_lines
 
 
 def entity_to_dict(e: Entity, text: str | None = None) -> dict[str, Any]:
@@ -112,22 +112,8 @@ def doc_from_dict(d: Any) -> Document:
 
 def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = False) -> Iterator[Document]:
     report = ensure_report(report, skip_invalid)
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-            if surrogate_escapes(line) and lone_surrogate(value):
-                raise BionerError("E204", "a string holds a lone surrogate escape", hint=SURROGATE_HINT)
-            yield doc_from_dict(value)
-        except json.JSONDecodeError as exc:
-            report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=lineno))
-        except RecursionError:  # json's decoder recurses once per nesting level
-            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=lineno))
-        except ValueError as exc:
-            report.error(BionerError("E201", str(exc), file=path, line=lineno, hint="see bioner.io.jsonl for the record layout"))
-        except BionerError as exc:
-            report.error(BionerError(exc.code, exc.message, file=path, line=lineno, hint=exc.hint))
+    for _, doc in iter_json_lines(path, report, doc_from_dict, layout="bioner.io.jsonl"):
+        yield doc
 
 
 def write(docs: Iterable[Document], path: PathLike, *, report: Report | None = None) -> None:

@@ -46,15 +46,12 @@ from bioner.doc import Document
 from bioner.errors import BionerError, Report
 from bioner.io import file_stem
 from bioner.io._common import (
-    SURROGATE_HINT,
     PathLike,
     atomic_write,
     describe_lost,
     ensure_report,
-    iter_lines,
-    lone_surrogate,
+    iter_json_lines,
     lost_parts,
-    surrogate_escapes,
 )
 from bioner.io.iob import TokenSpan, align_tokens, doc_from_tokens, text_lost
 
@@ -118,22 +115,7 @@ class _Group:
 
 
 def _parse(path: PathLike, report: Report) -> Iterator[tuple[int, _Line]]:
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-            if surrogate_escapes(line) and lone_surrogate(value):
-                raise BionerError("E204", "a string holds a lone surrogate escape", hint=SURROGATE_HINT)
-            yield lineno, _Line(value)
-        except json.JSONDecodeError as exc:
-            report.error(BionerError("E208", f"invalid JSON at column {exc.colno}: {exc.msg}", file=path, line=lineno))
-        except RecursionError:  # json's decoder recurses once per nesting level
-            report.error(BionerError("E208", "invalid JSON: nested too deeply", file=path, line=lineno))
-        except (TypeError, ValueError) as exc:
-            report.error(BionerError("E201", str(exc), file=path, line=lineno, hint="see bioner.io.nested_jsonl for the line layout"))
-        except BionerError as exc:
-            report.error(BionerError(exc.code, exc.message, file=path, line=lineno, hint=exc.hint))
+    return iter_json_lines(path, report, _Line, layout="bioner.io.nested_jsonl")
 
 
 def read(path: PathLike, *, report: Report | None = None, skip_invalid: bool = False, group_by_doc: bool = True) -> Iterator[Document]:
