@@ -119,3 +119,18 @@ def status(description: str) -> Iterator[None]:
         return
     with err().status(description):
         yield
+
+
+class Counted:
+    """Passes documents through while counting them and their entities (for the summary line)."""
+
+    def __init__(self, docs: Iterable[Any]) -> None:
+        self._docs = docs
+        self.documents = 0
+        self.entities = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for doc in self._docs:
+            self.documents += 1
+            self.entities += len(doc.entities)
+            yield doc

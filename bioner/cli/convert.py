@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +16,7 @@ from bioner.errors import BionerError, Report
 from bioner.io._common import PathLike
 from bioner.stats import default_skip_invalid, parse_source, read_source
 
-from ._common import handles_errors, out, print_report, track
+from ._common import Counted, handles_errors, out, print_report, track
 
 
 @dataclass
@@ -72,17 +72,9 @@ def convert(
         in_name = bioner.io.get_format(from_format).name if from_format else bioner.io.detect_format(ref.path).name
     report = Report(skip_invalid=default_skip_invalid(ref) if skip_invalid is None else skip_invalid)
     docs = read_source(ref, format=from_format, report=report, root=root)
-    counts = {"documents": 0, "entities": 0}
-
-    def counted(stream: Iterable[Document]) -> Iterator[Document]:
-        for doc in stream:
-            counts["documents"] += 1
-            counts["entities"] += len(doc.entities)
-            yield doc
-
-    stream = wrap(docs) if wrap is not None else docs
-    bioner.io.write(counted(stream), output, fmt_out.name, report=report)
-    return ConvertResult(str(ref), Path(output), in_name, fmt_out.name, counts["documents"], counts["entities"], report)
+    stream = Counted(wrap(docs) if wrap is not None else docs)
+    bioner.io.write(stream, output, fmt_out.name, report=report)
+    return ConvertResult(str(ref), Path(output), in_name, fmt_out.name, stream.documents, stream.entities, report)
 
 
 @handles_errors

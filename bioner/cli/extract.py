@@ -21,7 +21,7 @@ from bioner.io import text as plain_text
 from bioner.models import DEFAULT_LABELS, corpus_labels, parse_label_spec
 from bioner.stats import default_skip_invalid, parse_source, read_source
 
-from ._common import _interactive, err, handles_errors, out, print_report, status
+from ._common import Counted, _interactive, err, handles_errors, out, print_report, status
 from .convert import output_format
 
 if TYPE_CHECKING:
@@ -171,16 +171,9 @@ def extract_command(
         out().print(entity_table(found, title))
         return
     assert dest.path is not None and dest.format is not None
-    counts = {"documents": 0, "entities": 0}
-
-    def counted(items: Iterable[Document]) -> Iterator[Document]:
-        for doc in items:
-            counts["documents"] += 1
-            counts["entities"] += len(doc.entities)
-            yield doc
-
+    written = Counted(stream)
     write_report = Report()
-    bioner.io.write(counted(stream), dest.path, dest.format, report=write_report)
-    out().print(f"Wrote {counts['entities']} entities in {counts['documents']} documents to {dest.path} [{dest.format}]",
+    bioner.io.write(written, dest.path, dest.format, report=write_report)
+    out().print(f"Wrote {written.entities} entities in {written.documents} documents to {dest.path} [{dest.format}]",
                 markup=False, highlight=False, soft_wrap=True)
     print_report(write_report, what="extract")
