@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "E603": "training checkpoint does not match this run",
     "W604": "entity left out of span training (wider than max_width words, discontinuous, or cut at a window edge)",
     "E605": "no entity types to predict, or a type the chosen corpus does not have",
+    "E606": "a quantized (inference-only) model cannot be saved or trained",
 }
 
 

@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from bioner.doc import Document
 from bioner.errors import BionerError
@@ -119,7 +119,7 @@ def resolve_model(name: str | os.PathLike[str] | None) -> str:
 # Loading
 
 
-_cache: dict[tuple[str, str, int], SpanModel] = {}
+_cache: dict[tuple[str, str, int, str | None], SpanModel] = {}
 
 
 def _stamp(resolved: str) -> int:
@@ -137,25 +137,28 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def load_model(model: ModelRef = None, *, threads: int | None = None, device: str = "cpu", cache: bool = True) -> SpanModel:
-    """A ``SpanModel`` for ``model`` (see the module doc); a loaded one is returned as it is.
+def load_model(model: ModelRef = None, *, threads: int | None = None, device: str = "cpu", quantize: str | None = None,
+               cache: bool = True) -> SpanModel:
+    """A ``SpanModel`` for ``model`` (see the module doc); a loaded one is returned as it is
+    (quantized in place when ``quantize`` asks for it).
 
-    With ``cache`` the last few loaded models are kept, keyed by folder and its
-    modification time, so repeated calls do not load the same weights again.
-    ``threads`` sets torch's (process-wide) thread count.
+    With ``cache`` the last few loaded models are kept, keyed by folder, its
+    modification time and quantization, so repeated calls do not load the same weights
+    again. ``threads`` sets torch's (process-wide) thread count; ``quantize="int8"``:
+    see ``SpanModel.quantize``.
     """
     from bioner.engines.span import SpanModel
 
     _set_threads(threads)
     if isinstance(model, SpanModel):
-        return model
+        return model.quantize() if quantize == "int8" else model
     resolved = resolve_model(model)
-    key = (resolved, device, _stamp(resolved))
+    key = (resolved, device, _stamp(resolved), quantize)
     if cache and key in _cache:
         return _cache[key]
     # entities carry the model name as their source: the short name for the shipped model
     name = DEFAULT_MODEL_NAME if resolved == str(DEFAULT_MODEL_DIR) else None
-    loaded = SpanModel.load(resolved, device=device, name=name)
+    loaded = SpanModel.load(resolved, device=device, name=name, quantize=quantize)
     if cache:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
@@ -237,21 +240,84 @@ def iter_extract(
     batch_size: int = 8,
     threads: int | None = None,
     device: str = "cpu",
+    quantize: str | None = None,
+    workers: int = 1,
     block: int = 64,
 ) -> Iterator[Document]:
-    """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order."""
+    """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order.
+
+    ``workers`` > 1 runs that many processes, each with its own copy of the model and one
+    torch thread (``threads`` is ignored): on a CPU, one single-threaded process per core
+    beats one process with a thread per core, because small matrix products do not
+    split well across threads. ``model`` must then be a name or path (each process
+    loads it), not a loaded ``SpanModel``.
+    """
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
-    span_model = load_model(model, threads=threads, device=device)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     label_set = DEFAULT_LABELS if labels is None else labels
-    pending: list[Document] = []
-    for doc in _as_documents(docs):
-        pending.append(doc)
-        if len(pending) >= block:
-            yield from span_model.predict(pending, label_set, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size)
-            pending = []
-    if pending:
-        yield from span_model.predict(pending, label_set, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size)
+    options: dict[str, Any] = {"threshold": threshold, "flat": flat, "multi_label": multi_label, "batch_size": batch_size}
+    if workers > 1:
+        yield from _parallel_extract(_as_documents(docs), label_set, model, device, quantize, workers, block, options)
+        return
+    span_model = load_model(model, threads=threads, device=device, quantize=quantize)
+    for part in _blocks(_as_documents(docs), block):
+        yield from span_model.predict(part, label_set, **options)
+
+
+def _blocks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    part: list[Document] = []
+    for doc in docs:
+        part.append(doc)
+        if len(part) >= size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+_worker: SpanModel | None = None  # the model of a worker process (see _parallel_extract)
+
+
+def _start_worker(resolved: str, device: str, quantize: str | None) -> None:
+    global _worker
+    _worker = load_model(resolved, threads=1, device=device, quantize=quantize, cache=False)
+
+
+def _predict_block(docs: list[Document], labels: LabelSet, options: dict[str, Any]) -> list[Document]:
+    assert _worker is not None, "worker process was not started with _start_worker"
+    return _worker.predict(docs, labels, **options)
+
+
+def _parallel_extract(
+    docs: Iterable[Document], labels: LabelSet, model: ModelRef, device: str, quantize: str | None, workers: int, block: int,
+    options: dict[str, Any],
+) -> Iterator[Document]:
+    """Blocks of documents spread over worker processes; results come back in input order.
+
+    At most two blocks per worker are in flight, so memory stays bounded on inputs of
+    any size. Workers are spawned (not forked): a forked copy of a process that has
+    already run torch threads can deadlock.
+    """
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from bioner.engines.span import SpanModel
+
+    if isinstance(model, SpanModel):
+        raise ValueError("workers > 1 needs the model as a name or path (each worker process loads its own copy), not a loaded SpanModel")
+    resolved = resolve_model(model)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(resolved, device, quantize)) as pool:
+        pending: deque[Future[list[Document]]] = deque()
+        for part in _blocks(docs, block):
+            pending.append(pool.submit(_predict_block, part, labels, options))
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def extract(
@@ -265,6 +331,8 @@ def extract(
     batch_size: int = 8,
     threads: int | None = None,
     device: str = "cpu",
+    quantize: str | None = None,
+    workers: int = 1,
 ) -> list[Document]:
     """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
 
@@ -272,10 +340,12 @@ def extract(
     ``labels``: types (each is prompt and label), a mapping label -> prompt, or None for
     ``DEFAULT_LABELS``. ``model``: see the module doc (None: the default model).
     ``threshold``: minimum span probability; ``flat=False`` keeps nested entities,
-    ``multi_label`` lets one span carry several labels. Offsets index the original text.
+    ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
+    encoder on the CPU (``SpanModel.quantize``). ``workers``: processes (see
+    ``iter_extract``). Offsets index the original text.
     """
     return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
-                             batch_size=batch_size, threads=threads, device=device))
+                             batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers))
 
 
 def evaluate_model(
@@ -289,6 +359,7 @@ def evaluate_model(
     batch_size: int = 8,
     threads: int | None = None,
     device: str = "cpu",
+    quantize: str | None = None,
 ) -> Evaluation:
     """Predict on the gold documents' texts and score the predictions against them.
 
@@ -301,7 +372,7 @@ def evaluate_model(
     gold = list(gold)
     label_set: LabelSet = gold_labels(gold) if labels is None else labels
     pred = extract(gold, label_set, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
-                   batch_size=batch_size, threads=threads, device=device)
+                   batch_size=batch_size, threads=threads, device=device, quantize=quantize)
     return evaluate(gold, pred, labels=[name for name, _ in label_pairs(label_set)])
 
 

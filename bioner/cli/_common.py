@@ -74,6 +74,16 @@ def print_report(report: Report, *, what: str = "") -> None:
         console.print(f"  ... and {len(report.issues) - len(shown)} more", style="dim", markup=False, highlight=False)
 
 
+QUANTIZE_HELP = "int8: int8 encoder on the CPU, 2-3x faster (F1 cost in the model card); none: float32."
+
+
+def parse_quantize(value: str) -> str | None:
+    """The ``--quantize`` option: ``int8`` or ``none``."""
+    if value not in ("int8", "none"):
+        raise typer.BadParameter(f"--quantize must be int8 or none, got {value!r}")
+    return None if value == "none" else value
+
+
 def parse_labels(labels: str | None) -> list[str] | None:
     """``"Disease,Chemical"`` -> ``["Disease", "Chemical"]``; None or empty -> None (all types)."""
     if not labels:

@@ -16,7 +16,7 @@ from bioner.errors import Report
 from bioner.io._common import PathLike
 from bioner.stats import default_skip_invalid, parse_source, read_source
 
-from ._common import handles_errors, out, parse_labels, print_json, print_report, status
+from ._common import QUANTIZE_HELP, handles_errors, out, parse_labels, parse_quantize, print_json, print_report, status
 
 if TYPE_CHECKING:
     from bioner.evaluate import Evaluation
@@ -60,6 +60,7 @@ def evaluate_model_source(
     flat: bool = True,
     batch_size: int = 8,
     threads: int | None = None,
+    quantize: str | None = None,
     save_predictions: PathLike | None = None,
 ) -> Evaluation:
     """Run ``model`` on the texts of ``gold`` (a file, brat directory or ``corpus:split``) and score it.
@@ -80,7 +81,7 @@ def evaluate_model_source(
     if limit is not None:
         docs = docs[:limit]
     label_set = known if known is not None else gold_labels(docs, types)
-    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads)
+    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize)
     if save_predictions is not None:
         bioner.io.write(pred, save_predictions)
     return evaluate(docs, pred, labels=list(label_set))
@@ -98,6 +99,7 @@ def evaluate_command(
     nested: Annotated[bool, typer.Option("--nested", help="With a model: keep nested entities (default: flat).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="With a model: windows per forward pass.")] = 8,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="With a model: torch threads.")] = None,
+    quantize: Annotated[str, typer.Option("--quantize", "-q", help="With a model: " + QUANTIZE_HELP)] = "none",
     save_predictions: Annotated[Path | None, typer.Option("--save-predictions", help="With a model: also write its predictions to this file.")] = None,
     gold_format: Annotated[str | None, typer.Option("--gold-format", help="Format of the gold file (default: detected).")] = None,
     pred_format: Annotated[str | None, typer.Option("--pred-format", help="Format of the predictions (default: detected).")] = None,
@@ -121,7 +123,8 @@ def evaluate_command(
     if pred is None:
         with status("Predicting and evaluating"):
             ev = evaluate_model_source(gold_src, model, gold_format=gold_format, labels=parse_labels(labels), limit=limit, gold_report=g_report,
-                                       threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads, save_predictions=save_predictions)
+                                       threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads,
+                                       quantize=parse_quantize(quantize), save_predictions=save_predictions)
         print_report(g_report, what=f"gold {gold_src}")
     else:
         if model is not None or limit is not None or save_predictions is not None:

@@ -21,16 +21,18 @@ from bioner.io import text as plain_text
 from bioner.models import DEFAULT_LABELS, corpus_labels, parse_label_spec
 from bioner.stats import default_skip_invalid, parse_source, read_source
 
-from ._common import Counted, _interactive, err, handles_errors, out, print_report, status
+from ._common import QUANTIZE_HELP, Counted, _interactive, err, handles_errors, out, parse_quantize, print_report, status
 from .convert import output_format
 
 if TYPE_CHECKING:
     from bioner.engines.span import LabelSet
+    from bioner.models import ModelRef
 
 TEXT_ID = "text"  # id of the one document made from a TEXT argument
 STDOUT_FORMATS = ("table", "json", "jsonl")  # what --format can print without -o
 PROGRESS_MIN_DOCS = 16  # fewer documents finish before a bar is worth drawing
 BLOCK = 32  # documents per prediction call: the bar moves this often
+WORKER_BLOCK = 8  # documents per task sent to a worker process: small, so the workers stay evenly loaded
 
 
 def choose_labels(labels: str | None = None, labels_from: str | None = None) -> LabelSet:
@@ -142,20 +144,30 @@ def extract_command(
     from_format: Annotated[str | None, typer.Option("--from", help="Input format (default: detected; 'txt' reads the file as one plain-text document).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per forward pass.")] = 8,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads (default: torch's choice; 1 is fastest on a busy machine).")] = None,
+    quantize: Annotated[str, typer.Option("--quantize", "-q", help=QUANTIZE_HELP)] = "none",
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes, each with its own model and 1 thread (use one per core for large inputs).")] = 1,
 ) -> None:
     """Find biomedical entities in a text or a file with a span model."""
-    from bioner.models import iter_extract, load_model  # local: keep ``bioner --help`` fast
+    from bioner.models import iter_extract, load_model, resolve_model  # local: keep ``bioner --help`` fast
 
     label_set = choose_labels(labels, labels_from)
+    quantized = parse_quantize(quantize)
     dest = destination(output, fmt)
     read_report = Report(skip_invalid=default_skip_invalid(parse_source(input_path)) if input_path is not None else False)
     with status(f"Reading {input_path}" if input_path else "Reading"):
         docs = _documents(text, input_path, from_format, read_report)
     print_report(read_report, what=f"input {input_path}")
-    with status("Loading the model"):
-        span_model = load_model(model, threads=threads)
+    if workers > 1:
+        resolved = resolve_model(model)  # each worker process loads it
+        model_ref: ModelRef = resolved
+        model_name = Path(resolved).name if Path(resolved).exists() else resolved
+    else:
+        with status("Loading the model"):
+            model_ref = load_model(model, threads=threads, quantize=quantized)
+        model_name = model_ref.name
     stream = with_progress(
-        iter_extract(docs, label_set, model=span_model, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size, block=BLOCK),
+        iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
+                     quantize=quantized, workers=workers, block=BLOCK if workers == 1 else WORKER_BLOCK),
         len(docs), "Extracting",
     )
     if dest.kind == "jsonl":
@@ -167,7 +179,7 @@ def extract_command(
     if dest.kind == "table":
         found = list(stream)
         n = sum(len(d.entities) for d in found)
-        title = f"{n} entities in {len(found)} document(s); model {span_model.name}, threshold {threshold}"
+        title = f"{n} entities in {len(found)} document(s); model {model_name}, threshold {threshold}"
         out().print(entity_table(found, title))
         return
     assert dest.path is not None and dest.format is not None

@@ -54,6 +54,7 @@ LabelSet = Sequence[str] | Mapping[str, str]
 Pairs = list[tuple[str, str]]
 
 KINDS = ("uni", "bi")
+QUANTIZE = (None, "int8")  # what SpanModel.load(quantize=...) accepts
 # gliner model classes whose output is span logits (B, words, widths, labels)
 _SPAN_CLASSES = ("UniEncoderSpanGLiNER", "BiEncoderSpanGLiNER")
 # tokenizers that set no limit report a huge model_max_length
@@ -214,19 +215,26 @@ class SpanModel:
 
         # the exact, cheaper span scorer (span_fast) where it applies; set False to run gliner's forward
         self.fused = span_fast.supports(gliner)
+        self.quantized: str | None = None  # "int8" after quantize(): inference only
         self._prompt_lengths: dict[tuple[str, ...], int] = {}
 
     # -- building ------------------------------------------------------------
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike[str], *, device: str = "cpu", threads: int | None = None, name: str | None = None, **kwargs: Any) -> SpanModel:
+    def load(
+        cls, name_or_path: str | os.PathLike[str], *, device: str = "cpu", threads: int | None = None, name: str | None = None,
+        quantize: str | None = None, **kwargs: Any,
+    ) -> SpanModel:
         """Load a GLiNER model: a local folder (``save``, ``GLiNER.save_pretrained``) or a Hub name.
 
         Hub names (``urchade/gliner_small-v2.1``, ``Ihor/gliner-biomed-base-v1.0``,
         ``Ihor/gliner-biomed-bi-base-v1.0``) go through gliner's own ``from_pretrained``,
         unchanged. ``threads`` sets torch's thread count (a process-wide setting);
-        ``kwargs`` go to ``GLiNER.from_pretrained``.
+        ``quantize="int8"`` calls ``quantize`` after loading; ``kwargs`` go to
+        ``GLiNER.from_pretrained``.
         """
+        if quantize not in QUANTIZE:
+            raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
         from gliner import GLiNER
 
         _set_threads(threads)
@@ -247,7 +255,34 @@ class SpanModel:
             ) from err
         model.to(device)
         model.eval()
-        return cls(model, name or src)
+        loaded = cls(model, name or src)
+        return loaded.quantize() if quantize == "int8" else loaded
+
+    def quantize(self) -> SpanModel:
+        """Int8 dynamic quantization of the encoders' linear layers, in place; returns self.
+
+        On a CPU with int8 dot products (AVX-512 VNNI, AVX-VNNI) the encoder, which is
+        most of a prediction's time, runs 2-3x faster; the F1 cost, measured on the test
+        sets, is in the default model's card. Weights are stored as int8 with one scale
+        per tensor and activations are quantized on the fly, so nothing needs calibration.
+        The span and prompt layers stay float32 (small, and the fused scorer reads their
+        weights). A quantized model predicts only: it cannot be trained or saved.
+        """
+        if self.quantized:
+            return self
+        if self.device.type != "cpu":
+            raise ValueError(f"int8 dynamic quantization runs on the CPU; this model is on {self.device}")
+        import warnings
+
+        import torch
+
+        core = self.gliner.model
+        with warnings.catch_warnings():
+            # torch.ao's eager quantization is deprecated in favour of torchao, but kept in the pinned torch 2.13
+            warnings.simplefilter("ignore")
+            core.token_rep_layer = torch.ao.quantization.quantize_dynamic(core.token_rep_layer, {torch.nn.Linear}, dtype=torch.qint8)
+        self.quantized = "int8"
+        return self
 
     @classmethod
     def create(
@@ -300,6 +335,9 @@ class SpanModel:
         Written to a temporary folder first, then swapped in, so an interrupted save
         never leaves a half-written model under ``path``.
         """
+        if self.quantized:
+            raise BionerError("E606", f"model {self.name!r} is quantized ({self.quantized}) for inference and cannot be saved",
+                              hint="save the float model (load it without quantize), then quantize after loading")
         dest = Path(path)
         tmp = dest.with_name(dest.name + ".tmp")
         old = dest.with_name(dest.name + ".old")
@@ -335,7 +373,8 @@ class SpanModel:
         return self.gliner.device  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        return f"SpanModel(name={self.name!r}, kind={self.kind!r}, max_width={self.max_width}, max_words={self.max_words}, fused={self.fused})"
+        return (f"SpanModel(name={self.name!r}, kind={self.kind!r}, max_width={self.max_width}, max_words={self.max_words}, "
+                f"fused={self.fused}, quantized={self.quantized})")
 
     # -- windows ---------------------------------------------------------------
 

