@@ -1,18 +1,29 @@
-"""Test-split scores of the shipped default span model, beside the published anchors and peers.
+"""Test-split scores of the shipped default span model, beside the peers trained here and the published anchors.
 
-Run: .venv/bin/python bench/default_model.py [--model PATH] [--corpus NAME ...] [--threads 2]
+Run: .venv/bin/python bench/default_model.py [--corpus NAME ...] [--quantize none int8] [--threads 1]
+     .venv/bin/python bench/default_model.py --table-only
+
 Trains nothing: loads the model, predicts each corpus's test split with the corpus's own
-natural-language labels (flat decoding; nested for GENIA), scores strict and relaxed
-micro P/R/F1. Prints a table and writes bench/results/default_model.md.
+natural-language labels at the model's own threshold (chosen on dev; flat decoding,
+nested for GENIA), and scores strict and relaxed micro P/R/F1 with bioner's evaluator,
+in float32 and with the int8 encoder. Each (corpus, quantization) result is cached in
+runs/bench/default_model.json keyed by the model's weights, so several invocations (e.g.
+one per core, on different corpora) build one table; a retrained model starts afresh.
+The CRF and spaCy columns are read from bench/peers.py's results (runs/peers/results.json:
+trained on the same train splits on this machine); without them, from
+shared/notes/measured-here.md. Prints the table and writes bench/results/default_model.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -21,45 +32,115 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bioner import corpora  # noqa: E402
 
-# strict F1 (%) others report on the same test sets (see issue 3 and shared/notes/measured-here.md)
+CORPORA = ("ncbi-disease", "bc5cdr-chem", "bc5cdr-disease", "bc2gm", "jnlpba", "s800", "linnaeus", "genia")
+# published strict F1 (%) on the same test sets (issue 3)
 ANCHORS = {
-    "ncbi-disease": "PubMedBERT ~88, BioSelectTune 88.29, CRF 78.43, spaCy 78.35",
-    "bc5cdr-chem": "PubMedBERT ~93, CRF 83.13, spaCy 81.73",
-    "bc5cdr-disease": "PubMedBERT ~86, BioSelectTune 85.71, CRF 75.53, spaCy 75.71",
-    "bc2gm": "PubMedBERT ~84, BioSelectTune 81.44, CRF 73.11, spaCy 73.52",
+    "ncbi-disease": "PubMedBERT ~88, BioSelectTune 88.29",
+    "bc5cdr-chem": "PubMedBERT ~93",
+    "bc5cdr-disease": "PubMedBERT ~86, BioSelectTune 85.71",
+    "bc2gm": "PubMedBERT ~84, BioSelectTune 81.44",
     "jnlpba": "PubMedBERT ~79",
-    "linnaeus": "",
-    "s800": "",
     "genia": "not clean: every GENIA document is in JNLPBA train",
 }
+# shared/notes/measured-here.md, used when bench/peers.py has not run here
+NOTED = {"crf": {"ncbi-disease": 78.43, "bc5cdr-chem": 83.13, "bc5cdr-disease": 75.53, "bc2gm": 73.11},
+         "spacy": {"ncbi-disease": 78.35, "bc5cdr-chem": 81.73, "bc5cdr-disease": 75.71, "bc2gm": 73.52}}
+CACHE = ROOT / "runs" / "bench" / "default_model.json"
+PEERS = ROOT / "runs" / "peers" / "results.json"
+MODEL = ROOT / "models" / "bioner-span-minilm"
+
+
+def weights_id(model: Path) -> str:
+    """Changes whenever the model's weights or settings change."""
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "pytorch_model.bin", "bioner_settings.json"):
+        if (model / name).is_file():
+            h.update((model / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def score(name: str, model: str, quantize: str | None, threads: int) -> dict[str, Any]:
+    from bioner.models import evaluate_model
+    from bioner.text import split_sentences
+
+    gold = list(corpora.load(name, "test"))
+    n_sent = sum(len(d.sentences) if d.sentences is not None else len(split_sentences(d.text)) for d in gold)
+    t0 = time.perf_counter()
+    ev = evaluate_model(gold, corpora.get(name).natural_labels, model=model, flat=not corpora.get(name).nested, threads=threads, quantize=quantize)
+    dt = time.perf_counter() - t0
+    s, r = ev.strict.micro, ev.relaxed.micro
+    return {"docs": len(gold), "gold": ev.gold_entities, "p": s.precision, "r": s.recall, "f1": s.f1, "relaxed_f1": r.f1,
+            "sentences_per_s": n_sent / dt, "threads": threads}
+
+
+def peer_f1(peer: str, name: str) -> str:
+    if PEERS.is_file():
+        row = json.loads(PEERS.read_text()).get(f"{peer}/{name}")
+        if row:
+            return f"{100 * row['strict_f1']:.2f}"
+    noted = NOTED[peer].get(name)
+    return f"{noted:.2f}*" if noted is not None else ""
+
+
+def render(results: dict[str, Any], model: Path, threshold: float) -> str:
+    def cell(name: str, q: str, key: str, pct: bool = True) -> str:
+        row = results.get(f"{name}/{q}")
+        return "" if row is None else (f"{100 * row[key]:.2f}" if pct else f"{row[key]:.0f}")
+
+    lines = [
+        f"Model: `{model.name}` (threshold {threshold}, the model's own, chosen on dev); test splits as read by `bioner.corpora`; "
+        "strict = exact start, end and type; relaxed = overlapping span, same type; micro over the corpus's types. "
+        "CRF / spaCy: strict F1 of bench/peers.py run on this machine on the same train/test splits "
+        "(* = from shared/notes/measured-here.md where peers.py has no result).",
+        "",
+        "| corpus (test) | docs | gold | strict P | strict R | **strict F1** | relaxed F1 | strict F1 int8 | relaxed F1 int8 "
+        "| CRF | spaCy | sentences/s fp32 / int8 (1 thread) | published anchors (strict F1) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in CORPORA:
+        if f"{name}/none" not in results and f"{name}/int8" not in results:
+            continue
+        base = results.get(f"{name}/none") or results[f"{name}/int8"]
+        lines.append(
+            f"| {name} | {base['docs']} | {base['gold']} | {cell(name, 'none', 'p')} | {cell(name, 'none', 'r')} | **{cell(name, 'none', 'f1')}** "
+            f"| {cell(name, 'none', 'relaxed_f1')} | {cell(name, 'int8', 'f1')} | {cell(name, 'int8', 'relaxed_f1')} | {peer_f1('crf', name)} "
+            f"| {peer_f1('spacy', name)} | {cell(name, 'none', 'sentences_per_s', False)} / {cell(name, 'int8', 'sentences_per_s', False)} "
+            f"| {ANCHORS.get(name, '')} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(ROOT / "models" / "bioner-span-minilm"))
-    ap.add_argument("--corpus", nargs="*", default=list(ANCHORS))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--model", default=str(MODEL))
+    ap.add_argument("--corpus", nargs="*", default=list(CORPORA))
+    ap.add_argument("--quantize", nargs="*", default=["none", "int8"], choices=["none", "int8"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
 
-    from bioner.models import evaluate_model
-    from bioner.text import split_sentences
+    from bioner.engines.span import SpanModel
 
-    rows = ["| corpus (test) | docs | gold | strict P | strict R | strict F1 | relaxed F1 | sentences/s | anchors (strict F1) |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for name in args.corpus:
-        gold = list(corpora.load(name, "test"))
-        n_sent = sum(len(d.sentences) if d.sentences is not None else len(split_sentences(d.text)) for d in gold)
-        t0 = time.perf_counter()
-        ev = evaluate_model(gold, corpora.get(name).natural_labels, model=args.model, threshold=args.threshold,
-                            flat=not corpora.get(name).nested, threads=args.threads)
-        dt = time.perf_counter() - t0
-        s, r = ev.strict.micro, ev.relaxed.micro
-        rows.append(f"| {name} | {len(gold)} | {ev.gold_entities} | {100 * s.precision:.2f} | {100 * s.recall:.2f} | {100 * s.f1:.2f} "
-                    f"| {100 * r.f1:.2f} | {n_sent / dt:.0f} | {ANCHORS.get(name, '')} |")
-        print(rows[-1], flush=True)
-    out = ROOT / "bench" / "results" / "default_model.md"
-    out.write_text(f"Model: `{Path(args.model).name}`, threshold {args.threshold}; test splits as read by `bioner.corpora`.\n\n" + "\n".join(rows) + "\n")
+    model = Path(args.model)
+    wid = weights_id(model)
+    if not args.table_only:
+        for name in args.corpus:
+            for q in args.quantize:
+                row = score(name, str(model), None if q == "none" else q, args.threads)
+                # re-read before writing: another invocation may have added its corpora meanwhile
+                cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+                cache.setdefault(wid, {})[f"{name}/{q}"] = row
+                CACHE.parent.mkdir(parents=True, exist_ok=True)
+                tmp = CACHE.with_suffix(".tmp")
+                tmp.write_text(json.dumps(cache, indent=1))
+                tmp.replace(CACHE)
+                print(f"{name} {q}: strict F1 {100 * row['f1']:.2f}, relaxed {100 * row['relaxed_f1']:.2f}, "
+                      f"{row['sentences_per_s']:.0f} sentences/s", flush=True)
+    cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+    threshold = SpanModel.load(model).threshold
+    table = render(cache.get(wid, {}), model, threshold)
+    print(table)
+    (ROOT / "bench" / "results" / "default_model.md").write_text(
+        "Command: `.venv/bin/python bench/default_model.py` (or several in parallel with `--corpus ...`, then `--table-only`)\n\n" + table + "\n")
 
 
 if __name__ == "__main__":

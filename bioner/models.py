@@ -234,7 +234,7 @@ def iter_extract(
     labels: LabelSet | str | None = None,
     *,
     model: ModelRef = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     flat: bool = True,
     multi_label: bool = False,
     batch_size: int = 8,
@@ -325,7 +325,7 @@ def extract(
     labels: LabelSet | str | None = None,
     *,
     model: ModelRef = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     flat: bool = True,
     multi_label: bool = False,
     batch_size: int = 8,
@@ -339,7 +339,8 @@ def extract(
     ``docs``: Documents, one Document, or a string (one document with id ``"text"``).
     ``labels``: types (each is prompt and label), a mapping label -> prompt, or None for
     ``DEFAULT_LABELS``. ``model``: see the module doc (None: the default model).
-    ``threshold``: minimum span probability; ``flat=False`` keeps nested entities,
+    ``threshold``: minimum span probability (None: the model's own, chosen on dev data
+    when it was trained; 0.5 for other models); ``flat=False`` keeps nested entities,
     ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
     encoder on the CPU (``SpanModel.quantize``). ``workers``: processes (see
     ``iter_extract``). Offsets index the original text.
@@ -353,7 +354,7 @@ def evaluate_model(
     labels: LabelSet | None = None,
     *,
     model: ModelRef = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     flat: bool = True,
     multi_label: bool = False,
     batch_size: int = 8,

@@ -137,7 +137,7 @@ def extract_command(
         "LABEL=prompt items set the label and the prompt separately. Default: disease, chemical, gene, species, cell line, cell type."))] = None,
     labels_from: Annotated[str | None, typer.Option("--labels-from", help="Use a registered corpus's types (e.g. ncbi-disease): natural-language prompts, corpus type labels.")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model folder or Hub name (default: $BIONER_MODEL or the shipped bioner-span-minilm).")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Minimum span probability.")] = 0.5,
+    threshold: Annotated[float | None, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Minimum span probability (default: the model's own, 0.5 if it has none).")] = None,
     nested: Annotated[bool, typer.Option("--nested", help="Keep entities nested inside others (default: flat, no overlaps).")] = False,
     multi_label: Annotated[bool, typer.Option("--multi-label", help="Let one span carry several labels.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table or json (JSON lines) on stdout, or any writable format for -o.")] = None,
@@ -165,6 +165,7 @@ def extract_command(
         with status("Loading the model"):
             model_ref = load_model(model, threads=threads, quantize=quantized)
         model_name = model_ref.name
+        threshold = model_ref.threshold if threshold is None else threshold
     stream = with_progress(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
                      quantize=quantized, workers=workers, block=BLOCK if workers == 1 else WORKER_BLOCK),
@@ -179,7 +180,7 @@ def extract_command(
     if dest.kind == "table":
         found = list(stream)
         n = sum(len(d.entities) for d in found)
-        title = f"{n} entities in {len(found)} document(s); model {model_name}, threshold {threshold}"
+        title = f"{n} entities in {len(found)} document(s); model {model_name}, threshold {threshold if threshold is not None else 'the model default'}"
         out().print(entity_table(found, title))
         return
     assert dest.path is not None and dest.format is not None

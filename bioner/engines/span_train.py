@@ -69,6 +69,8 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     report: Report = field(default_factory=Report)
     losses: list[float] = field(default_factory=list)  # per step, of this call only (not of a resumed past)
+    threshold: float | None = None  # chosen on dev at the end (tune_threshold), now the model's default
+    thresholds: dict[float, dict[str, float]] = field(default_factory=dict)  # dev scores per candidate threshold
 
 
 # ---------------------------------------------------------------------------
@@ -253,17 +255,49 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 
 def _evaluate_dev(model: SpanModel, dev: Sequence[_Group], predict_options: Mapping[str, Any]) -> dict[str, float]:
     """Strict micro P/R/F1 pooled over the dev groups (each scored on its own types)."""
+    preds = [model.predict(g.docs, dict(g.pairs), **predict_options) for g in dev]
+    return _pooled(dev, preds, None)
+
+
+def _pooled(dev: Sequence[_Group], preds: Sequence[Sequence[Document]], below: float | None) -> dict[str, float]:
     from bioner.evaluate import evaluate
 
     tp = fp = fn = 0
-    for g in dev:
-        names = [n for n, _ in g.pairs]
-        pred = model.predict(g.docs, dict(g.pairs), **predict_options)
-        ev = evaluate(g.docs, pred, labels=names)
+    for g, pred in zip(dev, preds, strict=True):
+        ev = evaluate(g.docs, pred, labels=[n for n, _ in g.pairs], ignore_score_below=below)
         tp, fp, fn = tp + ev.strict.micro.tp, fp + ev.strict.micro.fp, fn + ev.strict.micro.fn
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "tp": tp, "fp": fp, "fn": fn}
+
+
+THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(14))  # 0.2 ... 0.85
+
+
+def choose_threshold(
+    model: SpanModel, dev: TrainData, *, labels: Mapping[str, LabelSet] | None = None, candidates: Sequence[float] = THRESHOLDS,
+    predict_options: Mapping[str, Any] | None = None,
+) -> tuple[float, dict[float, dict[str, float]]]:
+    """The candidate threshold with the best strict micro F1 on ``dev`` (pooled over its corpora), and every candidate's scores.
+
+    One prediction pass at the lowest candidate: flat decoding keeps spans greedily by
+    score, so dropping what scores below ``t`` afterwards gives exactly what decoding at
+    ``t`` gives. Ties go to the higher threshold (fewer, surer entities). Does not set
+    ``model.threshold``: the caller decides.
+    """
+    return _choose_threshold(model, groups(dev, labels), candidates, predict_options)
+
+
+def _choose_threshold(
+    model: SpanModel, dev_groups: Sequence[_Group], candidates: Sequence[float], predict_options: Mapping[str, Any] | None,
+) -> tuple[float, dict[float, dict[str, float]]]:
+    if not dev_groups or not candidates:
+        raise ValueError("choosing a threshold needs dev documents and at least one candidate")
+    options = {"pack_sentences": False, "batch_size": 16, **(predict_options or {}), "threshold": min(candidates)}
+    preds = [model.predict(g.docs, dict(g.pairs), **options) for g in dev_groups]
+    table = {t: _pooled(dev_groups, preds, t) for t in sorted(candidates)}
+    best = max(table, key=lambda t: (table[t]["f1"], t))
+    return best, table
 
 
 def _fingerprint(examples: Sequence[Example], batch_size: int, epochs: int, seed: int, model: SpanModel, buckets: int) -> dict[str, Any]:
@@ -314,7 +348,9 @@ def train_span(
     predict_options: Mapping[str, Any] | None = None,
     save_every: int | None = None,
     max_steps: int | None = None,
+    schedule_steps: int | None = None,
     length_buckets: int = 50,
+    tune_threshold: bool = True,
     resume: bool = True,
     seed: int = 0,
     progress: bool = True,
@@ -334,8 +370,14 @@ def train_span(
     written after each evaluation, every ``save_every`` steps and on interruption;
     with ``resume`` a run continues from it. ``max_steps`` stops after that many steps
     in total (the schedule still spans ``epochs``, so a resumed run continues it).
+    ``schedule_steps``: the learning rate decays to zero at this step and training ends
+    there (default: ``epochs`` x steps per epoch). It is not part of the checkpoint's
+    identity: a resumed run may shorten or lengthen the rest of its decay, e.g. to fit
+    a time budget.
     ``length_buckets``: batches are formed from pools of that many batches sorted by
-    length (0: plain random batches); see ``epoch_batches``.
+    length (0: plain random batches); see ``epoch_batches``. ``tune_threshold``: when the
+    run finishes and there is dev data, pick the model's default threshold on dev
+    (``choose_threshold``) and store it with the best model.
     """
     import torch
 
@@ -349,7 +391,9 @@ def train_span(
     if not examples:
         raise ValueError("no training examples: the training documents have no text")
     steps_per_epoch = len(epoch_batches(examples, batch_size, seed, 0, length_buckets))
-    total = epochs * steps_per_epoch
+    total = epochs * steps_per_epoch if schedule_steps is None else schedule_steps
+    if total < 1:
+        raise ValueError(f"schedule_steps must be >= 1, got {schedule_steps}")
     opt = _optimizer(model, lr, others_lr if others_lr is not None else 5 * lr, weight_decay)
     sched = _scheduler(opt, total, warmup)
     loss_kw = {"alpha": 0.75, "gamma": 2.0, "reduction": "sum", **(loss_options or {})}
@@ -426,7 +470,16 @@ def train_span(
         best = SpanModel.load(out / BEST, device=str(model.device))
         model.gliner.model.load_state_dict(best.gliner.model.state_dict())
     model.gliner.eval()
-    return TrainResult(step, step / steps_per_epoch, best_f1, best_step, stopped_early, step >= total or stopped_early, out, history, report, all_losses)
+    finished = step >= total or stopped_early
+    threshold: float | None = None
+    thresholds: dict[float, dict[str, float]] = {}
+    if tune_threshold and finished and dev_groups:
+        threshold, thresholds = _choose_threshold(model, dev_groups, THRESHOLDS, predict_options)
+        model.threshold = threshold
+        if best_step is not None:
+            model.save(out / BEST)
+    return TrainResult(step, step / steps_per_epoch, best_f1, best_step, stopped_early, finished, out, history, report, all_losses,
+                       threshold, thresholds)
 
 
 def _train_step(

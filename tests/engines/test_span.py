@@ -15,7 +15,7 @@ import torch
 
 from bioner.doc import Document, Entity
 from bioner.engines.span import SpanModel, decode, label_pairs, labels_per_document
-from bioner.engines.span_train import Example, build_examples, epoch_batches, example_prompts, groups, train_span
+from bioner.engines.span_train import Example, build_examples, choose_threshold, epoch_batches, example_prompts, groups, train_span
 from bioner.errors import BionerError, Report
 from bioner.evaluate import evaluate
 from bioner.text import tokenize
@@ -176,6 +176,19 @@ def test_save_load_round_trip_and_load_errors(model: SpanModel, tmp_path: Path) 
     assert again.kind == "uni" and again.max_words == 64
     assert _keys(after) == _keys(before)
     assert [e.score for e in after.entities] == pytest.approx([e.score for e in before.entities], abs=1e-5)
+    # the model's own threshold travels with it and is what predict uses when none is named
+    assert again.threshold == 0.5
+    again.threshold = 0.3
+    again.save(tmp_path / "m3")
+    third = SpanModel.load(tmp_path / "m3", threads=1)
+    assert third.threshold == 0.3
+    assert _keys(third.predict([doc], TWO)[0]) == _keys(third.predict([doc], TWO, threshold=0.3)[0])
+    (tmp_path / "m3" / "bioner_settings.json").write_text('{"threshold": 3}')
+    with pytest.raises(BionerError, match="E601.*not a probability"):
+        SpanModel.load(tmp_path / "m3")
+    (tmp_path / "m3" / "bioner_settings.json").write_text("{threshold")
+    with pytest.raises(BionerError, match="E601.*bioner_settings.json"):
+        SpanModel.load(tmp_path / "m3")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BionerError, match="E601"):
         SpanModel.load(tmp_path / "empty")
@@ -247,6 +260,12 @@ def test_training_learns_the_drug_names(tmp_path: Path) -> None:
     res = train_span(m, [(d, CHEM) for d in train], output_dir=tmp_path, epochs=6, batch_size=8, lr=1e-4, progress=False, seed=0)
     assert res.steps == 30 and res.finished
     assert sum(res.losses[-5:]) < sum(res.losses[:5]) / 5
+    # threshold chosen on (here: held-out) dev data; filtering one low-threshold pass equals decoding at t
+    best, table = choose_threshold(m, [(d, CHEM) for d in held])
+    assert best in table and table[best]["f1"] == max(v["f1"] for v in table.values())
+    for t in (0.2, 0.5, best):
+        direct = evaluate(held, m.predict(held, CHEM, threshold=t)).strict.micro
+        assert (table[t]["tp"], table[t]["fp"], table[t]["fn"]) == (direct.tp, direct.fp, direct.fn)
     float_pred = m.predict(held, CHEM, threshold=0.1)
     scores = evaluate(held, m.predict(held, CHEM)).strict.micro
     assert scores.f1 >= 0.9, scores
@@ -297,6 +316,10 @@ def test_resumed_training_continues_from_the_saved_step(tmp_path: Path) -> None:
         assert torch.allclose(a, b, atol=1e-6), name
     with pytest.raises(BionerError, match="E603"):
         train_span(_fresh(), data[:4], output_dir=tmp_path / "b", **kw)
+    # a resumed run may re-plan the rest of its decay: it then ends at schedule_steps
+    train_span(_fresh(), data, output_dir=tmp_path / "c", max_steps=1, **kw)
+    short = train_span(_fresh(), data, output_dir=tmp_path / "c", schedule_steps=3, **kw)
+    assert short.steps == 3 and short.finished and len(short.losses) == 2
 
 
 def test_early_stopping_keeps_the_best_model(tmp_path: Path) -> None:
@@ -307,3 +330,6 @@ def test_early_stopping_keeps_the_best_model(tmp_path: Path) -> None:
                      lr=0.0, others_lr=0.0, eval_every=1, early_stopping_patience=1, progress=False)
     assert res.stopped_early and res.steps == 2 and [h["step"] for h in res.history] == [1, 2]
     assert res.best_step == 1 and (tmp_path / "best" / "gliner_config.json").is_file()
+    # the finished run chose its threshold on dev and stored it with the best model
+    assert res.threshold in res.thresholds and m.threshold == res.threshold
+    assert SpanModel.load(tmp_path / "best").threshold == res.threshold
