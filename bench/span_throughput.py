@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2, help="processes for the multi-process row (1 thread each); 1 to skip it")
     ap.add_argument("--limit", type=int, default=None, help="first N test documents only")
-    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--threshold", type=float, default=None, help="default: the model's own")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--spacy", default=str(ROOT / "runs" / "peers" / "spacy-ncbi-disease"))
     args = ap.parse_args()
@@ -111,6 +111,8 @@ def main() -> None:
     n_sent = sum(len(sentences(d)) for d in gold)
     n_char = sum(len(d.text) for d in gold)
     model = SpanModel.load(args.model, threads=args.threads)
+    if args.threshold is None:
+        args.threshold = model.threshold
     model.predict(gold[:2], LABELS)  # warm-up
     rows: list[tuple[str, int, float, list[Document]]] = []
 

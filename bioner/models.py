@@ -242,6 +242,7 @@ def iter_extract(
     device: str = "cpu",
     quantize: str | None = None,
     workers: int = 1,
+    per_label: bool | None = None,
     block: int = 64,
 ) -> Iterator[Document]:
     """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order.
@@ -250,14 +251,18 @@ def iter_extract(
     torch thread (``threads`` is ignored): on a CPU, one single-threaded process per core
     beats one process with a thread per core, because small matrix products do not
     split well across threads. ``model`` must then be a name or path (each process
-    loads it), not a loaded ``SpanModel``.
+    loads it), not a loaded ``SpanModel``. ``per_label``: one prompt per label (see
+    ``SpanModel.predict``); default: on for ``DEFAULT_LABELS`` (six types the default model
+    never saw in one prompt), off for labels the caller gives.
     """
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    label_set = DEFAULT_LABELS if labels is None else labels
-    options: dict[str, Any] = {"threshold": threshold, "flat": flat, "multi_label": multi_label, "batch_size": batch_size}
+    # a string is the CLI's spec: "disease,gene" is two types, "Disease=disease" a label with its prompt
+    label_set = DEFAULT_LABELS if labels is None else parse_label_spec(labels) if isinstance(labels, str) else labels
+    options: dict[str, Any] = {"threshold": threshold, "flat": flat, "multi_label": multi_label, "batch_size": batch_size,
+                               "per_label": labels is None if per_label is None else per_label}
     if workers > 1:
         yield from _parallel_extract(_as_documents(docs), label_set, model, device, quantize, workers, block, options)
         return
@@ -333,20 +338,23 @@ def extract(
     device: str = "cpu",
     quantize: str | None = None,
     workers: int = 1,
+    per_label: bool | None = None,
 ) -> list[Document]:
     """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
 
     ``docs``: Documents, one Document, or a string (one document with id ``"text"``).
-    ``labels``: types (each is prompt and label), a mapping label -> prompt, or None for
+    ``labels``: types (each is prompt and label), a mapping label -> prompt, a string as
+    ``--labels`` takes it (``"disease,gene"``; see ``parse_label_spec``), or None for
     ``DEFAULT_LABELS``. ``model``: see the module doc (None: the default model).
     ``threshold``: minimum span probability (None: the model's own, chosen on dev data
     when it was trained; 0.5 for other models); ``flat=False`` keeps nested entities,
     ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
-    encoder on the CPU (``SpanModel.quantize``). ``workers``: processes (see
-    ``iter_extract``). Offsets index the original text.
+    encoder on the CPU (``SpanModel.quantize``). ``workers`` and ``per_label``: see
+    ``iter_extract``. Offsets index the original text.
     """
     return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
-                             batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers))
+                             batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers,
+                             per_label=per_label))
 
 
 def evaluate_model(

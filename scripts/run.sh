@@ -8,6 +8,6 @@ if [ -z "${BIONER_DATA:-}" ] && [ -d ../shared/data ]; then
   export BIONER_DATA="$(cd ../shared/data && pwd)"
 fi
 if [ "$#" -eq 0 ]; then
-  set -- extract "Germline mutations in BRCA1 predispose to early-onset breast cancer; tamoxifen lowers the risk in women." --labels disease,gene,chemical
+  set -- extract "Germline mutations in BRCA1 predispose to early-onset breast cancer; tamoxifen lowers the risk in women."
 fi
 exec .venv/bin/bioner "$@"

@@ -158,6 +158,12 @@ def test_extract_string_keeps_exact_offsets_and_typed_labels(tiny_dir: Path) -> 
     assert all(not a.overlaps(b) for i, a in enumerate(ents) for b in ents[i + 1:])
 
 
+def test_label_string_is_the_cli_spec(tiny_dir: Path) -> None:
+    [spec] = extract(TRICKY, "disease, gene", model=tiny_dir, threshold=0.0)
+    [listed] = extract(TRICKY, ["disease", "gene"], model=tiny_dir, threshold=0.0)
+    assert spec == listed and {e.label for e in spec.entities} <= {"disease", "gene"}
+
+
 def test_mapping_labels_prompt_the_model_and_name_the_output(tiny_dir: Path) -> None:
     [plain] = extract(TRICKY, ["disease"], model=tiny_dir, threshold=0.0)
     [mapped] = extract(TRICKY, {"Disease": "disease"}, model=tiny_dir, threshold=0.0)
@@ -168,8 +174,11 @@ def test_mapping_labels_prompt_the_model_and_name_the_output(tiny_dir: Path) -> 
 
 def test_default_labels_and_nested(tiny_dir: Path) -> None:
     [default] = extract(Document("d", TRICKY), model=tiny_dir, threshold=0.0)
-    [explicit] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0)
+    # the default types run one prompt per label; passed explicitly they share one prompt unless asked
+    [explicit] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, per_label=True)
     assert default == explicit and {e.label for e in default.entities} <= set(DEFAULT_LABELS)
+    [shared] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0)
+    assert [e.score for e in shared.entities] != [e.score for e in default.entities]
     [nested] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, flat=False)
     assert len(nested.entities) > len(default.entities)  # threshold 0: every span is a candidate
     _check_offsets(nested, TRICKY)

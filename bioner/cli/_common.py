@@ -74,7 +74,7 @@ def print_report(report: Report, *, what: str = "") -> None:
         console.print(f"  ... and {len(report.issues) - len(shown)} more", style="dim", markup=False, highlight=False)
 
 
-QUANTIZE_HELP = "int8: int8 encoder on the CPU, 2-3x faster (F1 cost in the model card); none: float32."
+QUANTIZE_HELP = "int8: int8 encoder on the CPU, about 2x faster (F1 cost in the model card; scores then depend slightly on batching); none: float32."
 
 
 def parse_quantize(value: str) -> str | None:

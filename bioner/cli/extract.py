@@ -146,6 +146,9 @@ def extract_command(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads (default: torch's choice; 1 is fastest on a busy machine).")] = None,
     quantize: Annotated[str, typer.Option("--quantize", "-q", help=QUANTIZE_HELP)] = "none",
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes, each with its own model and 1 thread (use one per core for large inputs).")] = 1,
+    per_label: Annotated[bool | None, typer.Option("--per-label/--one-prompt", help=(
+        "Score each label in a prompt of its own (one pass per label) or all in one prompt. "
+        "Default: per label for the default types, one prompt for --labels/--labels-from."))] = None,
 ) -> None:
     """Find biomedical entities in a text or a file with a span model."""
     from bioner.models import iter_extract, load_model, resolve_model  # local: keep ``bioner --help`` fast
@@ -168,7 +171,8 @@ def extract_command(
         threshold = model_ref.threshold if threshold is None else threshold
     stream = with_progress(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
-                     quantize=quantized, workers=workers, block=BLOCK if workers == 1 else WORKER_BLOCK),
+                     quantize=quantized, workers=workers,
+                     per_label=(labels is None and labels_from is None) if per_label is None else per_label, block=BLOCK if workers == 1 else WORKER_BLOCK),
         len(docs), "Extracting",
     )
     if dest.kind == "jsonl":

@@ -159,6 +159,21 @@ def test_fused_span_scorer_equals_gliners_forward(model: SpanModel) -> None:
     assert loss is not None and float(loss) == pytest.approx(float(ref), rel=1e-5)
 
 
+def test_per_label_prompts_score_like_one_label_at_a_time(model: SpanModel) -> None:
+    docs = [Document("a", TRICKY), Document("b", "Aspirin and ibuprofen reduced fever in mice.")]
+    for flat in (True, False):
+        both = model.predict(docs, TWO, threshold=0.3, flat=flat, per_label=True)
+        assert sum(len(d.entities) for d in both) > 0
+        for i, d in enumerate(docs):
+            # a span has the score its label gives it in a prompt of its own
+            alone = {e.key(): e.score for lab, prompt in TWO.items()
+                     for e in model.predict([d], {lab: prompt}, threshold=0.3, flat=flat)[0].entities}
+            shared = [e for e in both[i].entities if e.key() in alone]
+            assert shared and all(e.score == pytest.approx(alone[e.key()], abs=1e-5) for e in shared)
+            if flat:  # one decoding over the pooled candidates: no overlaps across labels
+                assert all(not a.overlaps(b) for a in both[i].entities for b in both[i].entities if a is not b)
+
+
 def test_labels_map_back_to_corpus_types(model: SpanModel) -> None:
     docs = [Document("a", "Aspirin reduced the fever."), Document("b", "Mice and rats were infected.")]
     preds = model.predict(docs, [TWO, {"Species": "species"}], threshold=0.0, flat=False, multi_label=True)
