@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io as _io
 import os
+import random
 import tarfile
 import tempfile
 import urllib.request
@@ -174,6 +175,21 @@ def _cmeee(root: Path, split: str, report: Report) -> Iterator[Document]:
     return cblue.read(root / "cmeee" / {"dev": "CMeEE_dev.json", "test": "CMeEE_test.json"}[split], report=report)
 
 
+# CMeEE's official train split is not available and its test split is unlabelled, so a fixed
+# train/test split is carved out of the labelled dev file: a seeded shuffle of its 5,000
+# sentences, the first 1,000 for test, the other 4,000 for train. Never change the seed.
+CMEEE_CARVE_SEED = "cmeee-carve-v1"
+CMEEE_CARVE_TEST = 1000
+
+
+def _cmeee_carved(root: Path, split: str, report: Report) -> Iterator[Document]:
+    docs = list(_cmeee(root, "dev", report))
+    order = list(range(len(docs)))
+    random.Random(CMEEE_CARVE_SEED).shuffle(order)
+    chosen = sorted(order[:CMEEE_CARVE_TEST]) if split == "test" else sorted(order[CMEEE_CARVE_TEST:])
+    return (docs[i] for i in chosen)
+
+
 # ---------------------------------------------------------------- registry
 
 _MTL = "https://raw.githubusercontent.com/cambridgeltl/MTL-Bioinformatics-2016/df0df02fae6dbb87d88ffcf323b9096528f06f84/data"
@@ -282,14 +298,23 @@ register(CorpusInfo(
     notes="All GENIA documents are in JNLPBA train: never score a JNLPBA-trained model on GENIA.",
 ))
 
+_CMEEE_SOURCES = tuple(
+    Source(f"{_GH}/Z-MU-Z/cmeee/3ba030cadc8055152fabe414c7e1bc94bd74ceb2/data/CBLUEDatasets/CMeEE/CMeEE_{s}.json", f"cmeee/CMeEE_{s}.json", _SHA256[f"cmeee/CMeEE_{s}.json"]) for s in ("dev", "test")
+)
+
 register(CorpusInfo(
     "cmeee", "CMeEE (CBLUE), Chinese medical NER, nested", ("dis", "sym", "dru", "equ", "pro", "bod", "ite", "mic", "dep"), _cmeee,
     splits=("dev", "test"), language="zh", nested=True,
     files=("cmeee/CMeEE_dev.json",),
-    sources=tuple(
-        Source(f"{_GH}/Z-MU-Z/cmeee/3ba030cadc8055152fabe414c7e1bc94bd74ceb2/data/CBLUEDatasets/CMeEE/CMeEE_{s}.json", f"cmeee/CMeEE_{s}.json", _SHA256[f"cmeee/CMeEE_{s}.json"]) for s in ("dev", "test")
-    ),
+    sources=_CMEEE_SOURCES,
     notes="Only the labelled dev split and the unlabelled official test are available; the official train split is not.",
+))
+
+register(CorpusInfo(
+    "cmeee-carved", "CMeEE dev file carved into a fixed train (4,000 sentences) / test (1,000) split", ("dis", "sym", "dru", "equ", "pro", "bod", "ite", "mic", "dep"),
+    _cmeee_carved, splits=("train", "test"), language="zh", nested=True, files=("cmeee/CMeEE_dev.json",), sources=_CMEEE_SOURCES[:1],
+    notes=f"Carved from CMeEE_dev.json (seeded shuffle {CMEEE_CARVE_SEED!r}, first {CMEEE_CARVE_TEST} sentences test, the rest train), "
+          "because the official train split is absent and the official test is unlabelled. Scores on it are not comparable to CBLUE's leaderboard.",
 ))
 
 

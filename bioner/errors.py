@@ -64,6 +64,28 @@ CODES: dict[str, str] = {
     "W604": "entity left out of span training (wider than max_width words, discontinuous, or cut at a window edge)",
     "E605": "no entity types to predict, or a type the chosen corpus does not have",
     "E606": "a quantized (inference-only) model cannot be saved or trained",
+    # generative engine: task formats
+    "E701": "unknown task format (the answer format an LLM writes)",
+    "E702": "invalid output labels for a task format (empty, repeated, a line break, or ':' in tags)",
+    "E703": "unknown name assignment policy for the JSON format",
+    # generative engine (E701-E709 task formats, E710-E729 models and backends, E730+ tuning and the engine)
+    "E710": "causal LM folder not found",
+    "E711": "not a causal LM folder (no config.json, or a model that does not generate text)",
+    "E712": "causal LM could not be fetched from the Hub (offline, unknown or gated name)",
+    "E713": "causal LM weights or tokenizer could not be loaded",
+    "E714": "LoRA adapter missing or not made for this base model",
+    "E715": "a packaged model alias could not be built (package missing or conversion failed)",
+    "E720": "the generation server rejected the request (HTTP 4xx other than 429: wrong model name, bad request, key)",
+    "E721": "invalid generation backend setting",
+    "E730": "unknown LLM training setting",
+    "E731": "LoRA target modules not found in the model",
+    "E732": "no training samples",
+    "E733": "adapter settings file unreadable",
+    "E734": "adapter and requested scheme disagree",
+    "W741": "gold entity outside every generation unit",
+    "W742": "gold entity of a type the prompt does not ask for",
+    "W743": "gold entity the task format cannot represent (left out of the target)",
+    "W744": "training sample longer than max_len tokens (left out)",
 }
 
 

@@ -54,6 +54,15 @@ def get_type(name: str) -> EntityType:
     return EntityType(name, name.replace("_", " "), f"A mention of a {name.replace('_', ' ')}.")
 
 
+def find_type(text: str) -> EntityType | None:
+    """The registered type whose name, label or alias is ``text`` (case-insensitive), or None."""
+    key = text.strip().lower()
+    for t in _TYPES:
+        if key in (t.name.lower(), t.label.lower(), *(a.lower() for a in t.aliases)):
+            return t
+    return None
+
+
 def natural_label(name: str) -> str:
     return get_type(name).label
 

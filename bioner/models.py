@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -33,6 +34,7 @@ from bioner.errors import BionerError
 from bioner.labels import natural_label
 
 if TYPE_CHECKING:
+    from bioner.engines.generative.engine import LLMEngine
     from bioner.engines.span import LabelSet, SpanModel
     from bioner.evaluate import Evaluation
 
@@ -218,6 +220,69 @@ def gold_labels(docs: Iterable[Document], types: Iterable[str] | None = None) ->
 
 
 # ---------------------------------------------------------------------------
+# The generative (LLM) engine
+
+ENGINES = ("span", "llm")
+DEFAULT_ADAPTER_NAME = "bioner-gemma3-270m-lora"
+DEFAULT_ADAPTER_DIR = REPO_ROOT / "models" / DEFAULT_ADAPTER_NAME
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """How ``engine="llm"`` runs: the LoRA ``adapter`` (default: the shipped one when present),
+    the ``scheme`` it writes (default: the adapter's), a served model at ``url`` (an
+    OpenAI-compatible server; ``api`` "completions" or "chat") instead of a local one."""
+
+    scheme: str | None = None
+    adapter: str | None = None
+    url: str | None = None
+    api: str = "completions"
+    max_new_tokens: int = 256
+
+
+_llm_cache: dict[tuple[Any, ...], LLMEngine] = {}
+
+
+def load_llm(model: str | os.PathLike[str] | None = None, options: LLMOptions | None = None, *, threads: int | None = None,
+             batch_size: int = 8, device: str | None = None) -> LLMEngine:
+    """An ``LLMEngine`` for ``model`` (a causal LM name or folder, ``gemma3-270m``, or None: the
+    adapter's base model) with ``options``; the last one loaded is kept for the next call."""
+    from bioner.engines.generative.engine import LLMEngine
+
+    options = options or LLMOptions()
+    adapter = options.adapter
+    if adapter is None and model is None and options.url is None and DEFAULT_ADAPTER_DIR.is_dir():
+        adapter = str(DEFAULT_ADAPTER_DIR)
+    if adapter is not None and not Path(adapter).is_dir():
+        raise BionerError("E714", "adapter folder not found", file=adapter, hint="give a folder written by `bioner train llm` (<output>/adapter)")
+    _set_threads(threads)
+    key = (None if model is None else os.fspath(model), adapter, options, batch_size, device)
+    if key in _llm_cache:
+        return _llm_cache[key]
+    engine = LLMEngine.load(model, adapter=adapter, scheme=options.scheme, url=options.url, api=options.api, batch_size=batch_size,
+                            threads=threads, device=device, max_new_tokens=options.max_new_tokens)
+    _llm_cache.clear()  # one LLM in memory at a time
+    _llm_cache[key] = engine
+    return engine
+
+
+def llm_types(labels: LabelSet | str | None, adapter: str | None) -> LabelSet:
+    """Types for the LLM engine: ``labels`` as given, else the types the adapter was tuned on, else ``DEFAULT_LABELS``."""
+    if labels is not None:
+        return parse_label_spec(labels) if isinstance(labels, str) else labels
+    if adapter is not None:
+        from bioner.engines.generative.train import read_settings
+
+        trained: dict[str, str] = {}
+        for specs in read_settings(adapter).get("types", {}).values():
+            for t in specs:
+                trained.setdefault(t["name"], t["label"])
+        if trained:
+            return trained
+    return DEFAULT_LABELS
+
+
+# ---------------------------------------------------------------------------
 # Extraction
 
 
@@ -244,6 +309,8 @@ def iter_extract(
     workers: int = 1,
     per_label: bool | None = None,
     block: int = 64,
+    engine: str = "span",
+    llm: LLMOptions | None = None,
 ) -> Iterator[Document]:
     """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order.
 
@@ -254,7 +321,18 @@ def iter_extract(
     loads it), not a loaded ``SpanModel``. ``per_label``: one prompt per label (see
     ``SpanModel.predict``); default: on for ``DEFAULT_LABELS`` (six types the default model
     never saw in one prompt), off for labels the caller gives.
+    ``engine="llm"``: a causal LM writes the entities (``llm`` options, ``load_llm``);
+    ``model`` is then the base LM (default: the adapter's), and ``threshold``,
+    ``flat``, ``quantize``, ``workers`` and ``per_label`` do not apply.
     """
+    if engine not in ENGINES:
+        raise BionerError("E602", f"unknown engine {engine!r}", hint=f"one of: {', '.join(ENGINES)}")
+    if engine == "llm":
+        if model is not None and not isinstance(model, (str, os.PathLike)):
+            raise BionerError("E602", "engine 'llm' takes a causal LM name or folder as its model, not a loaded span model")
+        llm_engine = load_llm(model, llm, threads=threads, batch_size=batch_size)
+        yield from llm_engine.iter_predict(_as_documents(docs), llm_types(labels, llm_engine.adapter), block=block)
+        return
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     if workers < 1:
@@ -339,6 +417,8 @@ def extract(
     quantize: str | None = None,
     workers: int = 1,
     per_label: bool | None = None,
+    engine: str = "span",
+    llm: LLMOptions | None = None,
 ) -> list[Document]:
     """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
 
@@ -350,11 +430,11 @@ def extract(
     when it was trained; 0.5 for other models); ``flat=False`` keeps nested entities,
     ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
     encoder on the CPU (``SpanModel.quantize``). ``workers`` and ``per_label``: see
-    ``iter_extract``. Offsets index the original text.
+    ``iter_extract``; ``engine="llm"`` and ``llm``: see ``iter_extract``. Offsets index the original text.
     """
     return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
                              batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers,
-                             per_label=per_label))
+                             per_label=per_label, engine=engine, llm=llm))
 
 
 def evaluate_model(
@@ -369,6 +449,8 @@ def evaluate_model(
     threads: int | None = None,
     device: str = "cpu",
     quantize: str | None = None,
+    engine: str = "span",
+    llm: LLMOptions | None = None,
 ) -> Evaluation:
     """Predict on the gold documents' texts and score the predictions against them.
 
@@ -381,11 +463,11 @@ def evaluate_model(
     gold = list(gold)
     label_set: LabelSet = gold_labels(gold) if labels is None else labels
     pred = extract(gold, label_set, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
-                   batch_size=batch_size, threads=threads, device=device, quantize=quantize)
+                   batch_size=batch_size, threads=threads, device=device, quantize=quantize, engine=engine, llm=llm)
     return evaluate(gold, pred, labels=[name for name, _ in label_pairs(label_set)])
 
 
 __all__ = [
-    "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENV_MODEL", "corpus_labels", "default_model_path", "evaluate_model", "extract",
-    "gold_labels", "iter_extract", "load_model", "parse_label_spec", "resolve_model",
+    "DEFAULT_ADAPTER_DIR", "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENGINES", "ENV_MODEL", "LLMOptions", "corpus_labels", "default_model_path",
+    "evaluate_model", "extract", "gold_labels", "iter_extract", "llm_types", "load_llm", "load_model", "parse_label_spec", "resolve_model",
 ]

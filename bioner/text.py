@@ -510,6 +510,17 @@ def _cut(unit: _Unit, toks: Sequence[Offsets], max_tokens: int, overlap: int) ->
         i += max_tokens - overlap
 
 
+def join_crossed(sents: Sequence[Offsets], ents: Sequence[Entity]) -> list[Offsets]:
+    """Join consecutive sentences that an entity crosses (a sentence split inside a mention)."""
+    out: list[Offsets] = []
+    for s, e in sorted(sents):
+        if out and any(x.start < s and x.end > out[-1][1] for x in ents):
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
 def merge_chunk_entities(chunks_entities: Iterable[tuple[Chunk, Sequence[Entity]]]) -> list[Entity]:
     """Entities found in chunks (offsets relative to ``chunk.start``) in document offsets.
 

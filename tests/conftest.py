@@ -23,3 +23,11 @@ def data_dir() -> Path:
     if d is None or not d.is_dir():
         pytest.fail("benchmark corpora not found: set BIONER_DATA to the folder laid out like shared/data")
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a tiny random causal LM + tokenizer (tests/tiny_lm.py), loadable with from_pretrained."""
+    from tests.tiny_lm import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))

@@ -22,6 +22,7 @@ from .evaluate import evaluate_command
 from .extract import extract_command
 from .stats import stats_command
 from .train import train_app
+from .train_llm import llm_command
 
 app = typer.Typer(
     name="bioner",
@@ -53,6 +54,7 @@ app.command("corpora")(corpora_command)
 app.command("formats")(formats_command)
 app.command("demo")(demo_command)
 app.command("extract")(extract_command)
+train_app.command("llm")(llm_command)
 app.add_typer(train_app, name="train")
 
 

@@ -20,7 +20,7 @@ from ._common import QUANTIZE_HELP, handles_errors, out, parse_labels, parse_qua
 
 if TYPE_CHECKING:
     from bioner.evaluate import Evaluation
-    from bioner.models import ModelRef
+    from bioner.models import LLMOptions, ModelRef
 
 
 def evaluate_sources(
@@ -62,13 +62,15 @@ def evaluate_model_source(
     threads: int | None = None,
     quantize: str | None = None,
     save_predictions: PathLike | None = None,
+    engine: str = "span",
+    llm: LLMOptions | None = None,
 ) -> Evaluation:
     """Run ``model`` on the texts of ``gold`` (a file, brat directory or ``corpus:split``) and score it.
 
     The label set is the corpus's types with their natural-language prompts for a
     registered corpus, else the gold's own types (``labels`` keeps only those types).
     ``limit`` scores the first documents only. ``save_predictions`` writes the
-    predictions (format from the extension).
+    predictions (format from the extension). ``engine``/``llm``: see ``bioner.models.iter_extract``.
     """
     import bioner.io
     from bioner.evaluate import evaluate
@@ -81,7 +83,8 @@ def evaluate_model_source(
     if limit is not None:
         docs = docs[:limit]
     label_set = known if known is not None else gold_labels(docs, types)
-    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize)
+    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize,
+                   engine=engine, llm=llm)
     if save_predictions is not None:
         bioner.io.write(pred, save_predictions)
     return evaluate(docs, pred, labels=list(label_set))
@@ -107,6 +110,11 @@ def evaluate_command(
     by_type: Annotated[bool, typer.Option("--by-type/--no-by-type", help="One row per entity type.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print every score as JSON.")] = False,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated types to score (with a model: to predict and score; default: all).")] = None,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="With a model: span (GLiNER) or llm (a causal LM; --model is then the base LM).")] = "span",
+    scheme: Annotated[str | None, typer.Option("--scheme", help="With --engine llm: json or tags (default: the adapter's).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence.")] = 256,
 ) -> None:
     """Score predictions against gold: strict and relaxed, micro and macro, per type.
 
@@ -120,11 +128,16 @@ def evaluate_command(
     if gold_src is None:
         raise typer.BadParameter("give the gold standard: --gold FILE_OR_CORPUS:SPLIT, or --corpus NAME [--split test]")
     g_report = Report(skip_invalid=default_skip_invalid(parse_source(gold_src)))
+    from bioner.models import ENGINES, LLMOptions
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"unknown engine {engine!r}; one of: {', '.join(ENGINES)}", param_hint="--engine")
+    llm = LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens) if engine == "llm" else None
     if pred is None:
         with status("Predicting and evaluating"):
             ev = evaluate_model_source(gold_src, model, gold_format=gold_format, labels=parse_labels(labels), limit=limit, gold_report=g_report,
                                        threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads,
-                                       quantize=parse_quantize(quantize), save_predictions=save_predictions)
+                                       quantize=parse_quantize(quantize), save_predictions=save_predictions, engine=engine, llm=llm)
         print_report(g_report, what=f"gold {gold_src}")
     else:
         if model is not None or limit is not None or save_predictions is not None:

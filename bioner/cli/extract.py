@@ -1,4 +1,4 @@
-"""``bioner extract``: find entities in a text or in a file with a span model (``bioner.models.extract``)."""
+"""``bioner extract``: find entities in a text or in a file with a span model or an LLM (``bioner.models.extract``)."""
 
 from __future__ import annotations
 
@@ -149,20 +149,36 @@ def extract_command(
     per_label: Annotated[bool | None, typer.Option("--per-label/--one-prompt", help=(
         "Score each label in a prompt of its own (one pass per label) or all in one prompt. "
         "Default: per label for the default types, one prompt for --labels/--labels-from."))] = None,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="span (GLiNER span model) or llm (a causal LM writes the entities).")] = "span",
+    scheme: Annotated[str | None, typer.Option("--scheme", help="With --engine llm: json or tags (default: what the adapter was tuned for).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server (vLLM, llama.cpp, Ollama) serving --model.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
 ) -> None:
-    """Find biomedical entities in a text or a file with a span model."""
-    from bioner.models import iter_extract, load_model, resolve_model  # local: keep ``bioner --help`` fast
+    """Find biomedical entities in a text or a file with a span model or an LLM."""
+    from bioner.models import ENGINES, LLMOptions, iter_extract, load_llm, load_model, resolve_model  # local: keep ``bioner --help`` fast
 
-    label_set = choose_labels(labels, labels_from)
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"unknown engine {engine!r}; one of: {', '.join(ENGINES)}", param_hint="--engine")
+    if engine == "span" and (scheme or adapter or url):
+        raise typer.BadParameter("--scheme, --adapter and --url apply to --engine llm", param_hint="--engine")
+    label_set: LabelSet | None = choose_labels(labels, labels_from)
     quantized = parse_quantize(quantize)
     dest = destination(output, fmt)
     read_report = Report(skip_invalid=default_skip_invalid(parse_source(input_path)) if input_path is not None else False)
     with status(f"Reading {input_path}" if input_path else "Reading"):
         docs = _documents(text, input_path, from_format, read_report)
     print_report(read_report, what=f"input {input_path}")
-    if workers > 1:
+    llm = LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens)
+    if engine == "llm":
+        with status("Loading the LLM"):
+            llm_engine = load_llm(model, llm, threads=threads, batch_size=batch_size)
+        model_ref: ModelRef = model
+        model_name = f"{llm_engine.name} ({llm_engine.scheme})"
+        label_set = label_set if labels is not None or labels_from is not None else None  # None: the adapter's own types
+    elif workers > 1:
         resolved = resolve_model(model)  # each worker process loads it
-        model_ref: ModelRef = resolved
+        model_ref = resolved
         model_name = Path(resolved).name if Path(resolved).exists() else resolved
     else:
         with status("Loading the model"):
@@ -172,7 +188,8 @@ def extract_command(
     stream = with_progress(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
                      quantize=quantized, workers=workers,
-                     per_label=(labels is None and labels_from is None) if per_label is None else per_label, block=BLOCK if workers == 1 else WORKER_BLOCK),
+                     per_label=(labels is None and labels_from is None) if per_label is None else per_label, block=BLOCK if workers == 1 else WORKER_BLOCK,
+                     engine=engine, llm=llm),
         len(docs), "Extracting",
     )
     if dest.kind == "jsonl":
@@ -184,7 +201,8 @@ def extract_command(
     if dest.kind == "table":
         found = list(stream)
         n = sum(len(d.entities) for d in found)
-        title = f"{n} entities in {len(found)} document(s); model {model_name}, threshold {threshold if threshold is not None else 'the model default'}"
+        setting = "" if engine == "llm" else f", threshold {threshold if threshold is not None else 'the model default'}"
+        title = f"{n} entities in {len(found)} document(s); model {model_name}{setting}"
         out().print(entity_table(found, title))
         return
     assert dest.path is not None and dest.format is not None

@@ -345,3 +345,4 @@ def span_command(
 
 
 train_app.command("span")(span_command)
+

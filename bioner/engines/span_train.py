@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bioner.doc import Document, Entity, Offsets
+from bioner.doc import Document, Offsets
+from bioner.engines import training
 from bioner.engines.span import LabelSet, Pairs, SpanModel, label_pairs, natural_labels, sentence_groups
+from bioner.engines.training import rng_state, save_state, scheduler, set_rng_state
 from bioner.errors import BionerError, Report
-from bioner.text import chunk, split_sentences, tokenize
+from bioner.text import chunk, join_crossed, split_sentences, tokenize
 
 # (document, its label set) pairs, or corpus name -> documents (labels per corpus)
 TrainData = Sequence[tuple[Document, LabelSet]] | Mapping[str, Sequence[Document]]
@@ -113,17 +115,6 @@ def groups(data: TrainData | None, labels: Mapping[str, LabelSet] | None = None)
     return [_Group("+".join(n for n, _ in pairs), tuple(docs), pairs) for pairs, docs in by_set.items()]
 
 
-def _join_crossed(sents: Sequence[Offsets], ents: Sequence[Entity]) -> list[Offsets]:
-    """Join consecutive sentences that an entity crosses (a sentence split inside a mention)."""
-    out: list[Offsets] = []
-    for s, e in sorted(sents):
-        if out and any(x.start < s and x.end > out[-1][1] for x in ents):
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
 def _split_tokens(tokens: Sequence[Offsets], cuts: set[int]) -> list[Offsets]:
     """The document's own tokens, split where an entity boundary falls inside one."""
     out: list[Offsets] = []
@@ -148,7 +139,7 @@ def document_examples(doc: Document, pairs: Sequence[tuple[str, str]], *, group:
         ents.append(e)
     cuts = {b for e in ents for b in (e.start, e.end)}
     toks = _split_tokens(doc.tokens, cuts) if doc.tokens is not None else tokenize(text, boundaries=cuts)
-    sents = _join_crossed(doc.sentences if doc.sentences is not None else split_sentences(text), ents)
+    sents = join_crossed(doc.sentences if doc.sentences is not None else split_sentences(text), ents)
     placed: set[int] = set()
     examples: list[Example] = []
     for span, group_toks in sentence_groups(sents, toks):
@@ -215,44 +206,6 @@ def _optimizer(model: SpanModel, lr: float, others_lr: float, weight_decay: floa
     return torch.optim.AdamW(params)
 
 
-def _scheduler(optimizer: Any, total: int, warmup: float) -> Any:
-    import torch
-
-    warm = int(total * warmup)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / (warm + 1)
-        return max(0.0, (total - step) / max(1, total - warm))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _rng_state() -> dict[str, Any]:
-    import numpy as np
-    import torch
-
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    import numpy as np
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-
-
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    import torch
-
-    path.mkdir(parents=True, exist_ok=True)
-    tmp = path / (_STATE + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path / _STATE)  # atomic: a crash mid-save keeps the previous checkpoint
-
-
 def _evaluate_dev(model: SpanModel, dev: Sequence[_Group], predict_options: Mapping[str, Any]) -> dict[str, float]:
     """Strict micro P/R/F1 pooled over the dev groups (each scored on its own types)."""
     preds = [model.predict(g.docs, dict(g.pairs), **predict_options) for g in dev]
@@ -306,25 +259,8 @@ def _fingerprint(examples: Sequence[Example], batch_size: int, epochs: int, seed
 
 
 def epoch_batches(examples: Sequence[Example], batch_size: int, seed: int, epoch: int, buckets: int = 0) -> list[list[int]]:
-    """The epoch's batches as example indices; a function of seed and epoch only, so a resumed run replays it.
-
-    With ``buckets`` > 0 the shuffled examples are cut into pools of ``buckets`` batches,
-    each pool is sorted by length before it is cut into batches, and the batches are
-    shuffled: a batch then pads to similar lengths (far less wasted compute on a CPU)
-    while every batch still draws from a random pool.
-    """
-    rng = random.Random(f"{seed}:epoch:{epoch}")
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    if buckets <= 0:
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    pool = buckets * batch_size
-    batches: list[list[int]] = []
-    for p in range(0, len(order), pool):
-        chunk_ = sorted(order[p : p + pool], key=lambda i: len(examples[i].words))
-        batches.extend(chunk_[i : i + batch_size] for i in range(0, len(chunk_), batch_size))
-    rng.shuffle(batches)
-    return batches
+    """The epoch's batches as example indices (see ``training.epoch_batches``; length = words)."""
+    return training.epoch_batches([len(e.words) for e in examples], batch_size, seed, epoch, buckets)
 
 
 def train_span(
@@ -395,7 +331,7 @@ def train_span(
     if total < 1:
         raise ValueError(f"schedule_steps must be >= 1, got {schedule_steps}")
     opt = _optimizer(model, lr, others_lr if others_lr is not None else 5 * lr, weight_decay)
-    sched = _scheduler(opt, total, warmup)
+    sched = scheduler(opt, total, warmup)
     loss_kw = {"alpha": 0.75, "gamma": 2.0, "reduction": "sum", **(loss_options or {})}
     pred_kw = {"pack_sentences": False, "batch_size": 16, **(predict_options or {})}
     fp = _fingerprint(examples, batch_size, epochs, seed, model, length_buckets)
@@ -411,16 +347,16 @@ def train_span(
         model.gliner.model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         step, best_f1, best_step, bad_evals, history = state["step"], state["best_f1"], state["best_step"], state["bad_evals"], state["history"]
     else:
         torch.manual_seed(seed)
 
     def save() -> None:
-        _save_state(out / CHECKPOINT, {
+        save_state(out / CHECKPOINT, {
             "fingerprint": fp, "model": model.gliner.model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": _rng_state(), "step": step, "best_f1": best_f1, "best_step": best_step, "bad_evals": bad_evals, "history": history,
-        })
+            "rng": rng_state(), "step": step, "best_f1": best_f1, "best_step": best_step, "bad_evals": bad_evals, "history": history,
+        }, _STATE)
 
     collator = model.gliner.data_collator_class(model.gliner.config, data_processor=model.gliner.data_processor, prepare_labels=True)
     stop_at = total if max_steps is None else min(total, max_steps)

@@ -1,0 +1,265 @@
+"""Generative engine bench: Gemma 3 270M + LoRA in both task formats, single-corpus and jointly tuned.
+
+Run (each step resumes; results are cached, so steps may run in separate processes or sessions):
+    .venv/bin/python bench/llm_engines.py train ncbi-json          # LoRA tuning into runs/llm/ncbi-json
+    .venv/bin/python bench/llm_engines.py eval ncbi-json           # strict/relaxed F1 on the fixed test subsets
+    .venv/bin/python bench/llm_engines.py all                      # every run: train what is missing, evaluate, table
+    .venv/bin/python bench/llm_engines.py http ncbi-json           # the same subsets through an OpenAI-compatible server
+    .venv/bin/python bench/llm_engines.py table                    # print the table from runs/llm/results.json
+
+Same training budget for every run (``STEPS`` optimizer steps of ``BATCH`` x ``ACCUM``
+samples, the same LoRA recipe and seed); a joint run spends it on a mix of its corpora,
+each with its own types and definitions. Test subsets: for each corpus the same seeded
+sample of test documents (``SUBSET`` documents, ``subset_docs``) for every row, because
+decoding a whole test split with a 270M LLM on 2 CPU cores takes hours. Scores are
+strict entity-level micro P/R/F1 (start, end and type must match) with relaxed (overlap)
+F1 beside; parse- and alignment-failure rates, generated tokens per predicted entity and
+generation throughput come from the engine's GenerationStats.
+
+``http`` merges the run's adapter into the base model (runs/llm/NAME/merged), serves it
+with ``transformers serve`` on loopback and decodes the same subsets through the HTTP
+backend (``--concurrency`` requests in flight), so the two backends are compared on the
+same model, prompts and sentences in one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bioner import corpora  # noqa: E402
+from bioner.doc import Document  # noqa: E402
+
+OUT = ROOT / "runs" / "llm"
+RESULTS = OUT / "results.json"
+BASE = "gemma3-270m"
+STEPS, BATCH, ACCUM, LR = 150, 4, 2, 2e-4
+SUBSET = {"ncbi-disease": 20, "bc5cdr": 20, "genia": 12, "cmeee-carved": 150}  # test documents per corpus (CMeEE: sentences)
+TRAIN_SPLIT = {"cmeee-carved": "train"}
+# name -> (corpora tuned on, scheme); evaluated on each corpus it was tuned on
+RUNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "ncbi-json": (("ncbi-disease",), "json"),
+    "ncbi-tags": (("ncbi-disease",), "tags"),
+    "bc5cdr-json": (("bc5cdr",), "json"),
+    "bc5cdr-tags": (("bc5cdr",), "tags"),
+    "genia-tags": (("genia",), "tags"),
+    "cmeee-json": (("cmeee-carved",), "json"),
+    "cmeee-tags": (("cmeee-carved",), "tags"),
+    "joint-json": (("ncbi-disease", "bc5cdr", "cmeee-carved"), "json"),
+    "joint-tags": (("ncbi-disease", "bc5cdr", "genia", "cmeee-carved"), "tags"),
+}
+
+
+def subset_docs(corpus: str) -> list[Document]:
+    """The fixed test subset of ``corpus``: a seeded sample of its test documents, in corpus order."""
+    docs = list(corpora.load(corpus, "test"))
+    rng = random.Random(f"llm-bench:{corpus}")
+    keep = sorted(rng.sample(range(len(docs)), min(SUBSET[corpus], len(docs))))
+    return [docs[i] for i in keep]
+
+
+def specs_of(corpus: str) -> list[Any]:
+    from bioner.engines.generative.prompts import TypeSpec
+
+    return [TypeSpec.of(t) for t in corpora.get(corpus).types]
+
+
+def load_base(base: str, adapter: Path | None = None) -> Any:
+    from bioner.engines.generative.model import load_causal_lm
+
+    return load_causal_lm(base, adapter=adapter)
+
+
+def train(name: str, *, base: str, threads: int | None, max_steps: int | None) -> None:
+    import torch
+
+    from bioner.engines.generative.train import LLMTrainConfig, Part, build_samples, summarize, train_llm
+    from bioner.errors import Report
+
+    if threads:
+        torch.set_num_threads(threads)
+    names, scheme = RUNS[name]
+    lm = load_base(base)
+    report = Report(skip_invalid=True)
+    parts = [Part(c, list(corpora.load(c, TRAIN_SPLIT.get(c, "train"))), specs_of(c)) for c in names]
+    samples = build_samples(parts, scheme, lm.tokenizer, report=report)
+    print(f"{name}: {len(samples)} samples {summarize(samples)}; {report.summary()}", flush=True)
+    config = LLMTrainConfig(scheme=scheme, max_steps=STEPS, batch_size=BATCH, grad_accum=ACCUM, lr=LR, save_every=10)
+    types = {p.name: [{"name": s.name, "label": s.label, "definition": s.definition} for s in p.types] for p in parts}
+    result = train_llm(lm.model, lm.tokenizer, samples, output_dir=OUT / name, config=config, base_model=base, types=types,
+                       max_steps=max_steps, report=report, progress=False, log_every=5)
+    meta = {"run": name, "steps": result.steps, "finished": result.finished, "seconds_this_call": round(result.seconds, 1),
+            "samples": result.samples, "last_losses": [round(x, 4) for x in result.losses[-10:]]}
+    print(json.dumps(meta), flush=True)
+    with open(OUT / name / "train_log.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(meta) + "\n")
+
+
+def _load_results() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+
+
+def _save_results(results: dict[str, Any]) -> None:
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, RESULTS)
+
+
+def _score(name: str, engine: Any, backend: str, extra: dict[str, Any]) -> None:
+    import torch
+
+    from bioner.evaluate import evaluate
+
+    names, scheme = RUNS[name]
+    results = _load_results()
+    for corpus in names:
+        gold = subset_docs(corpus)
+        started = time.perf_counter()
+        pred = engine.predict(gold, specs_of(corpus))
+        seconds = time.perf_counter() - started
+        ev = evaluate(gold, pred)
+        stats = engine.last.as_dict()
+        row = {"run": name, "corpus": corpus, "scheme": scheme, "joint": len(names) > 1, "docs": len(gold), "backend": backend,
+               "strict": ev.strict.micro.as_dict(), "relaxed": ev.relaxed.micro.as_dict(), "stats": stats,
+               "seconds": round(seconds, 1), "threads": torch.get_num_threads(), **extra}
+        results[f"{name}|{corpus}|{backend}"] = row
+        _save_results(results)
+        print(f"{name} on {corpus} ({backend}): strict F1 {100 * row['strict']['f1']:.2f} relaxed {100 * row['relaxed']['f1']:.2f} "
+              f"units {stats['units']} in {seconds:.0f}s; parse fail {stats['parse_failures']} align fail {stats['align_failures']}", flush=True)
+
+
+def _adapter(name: str) -> Path:
+    adapter = OUT / name / "adapter"
+    if not adapter.is_dir():
+        raise SystemExit(f"{name}: no adapter yet ({adapter}); run `train {name}` first")
+    return adapter
+
+
+def evaluate_run(name: str, *, base: str, threads: int | None, batch_size: int) -> None:
+    import torch
+
+    from bioner.engines.generative.backends import LocalBackend
+    from bioner.engines.generative.engine import LLMEngine
+
+    if threads:
+        torch.set_num_threads(threads)
+    lm = load_base(base, _adapter(name))
+    engine = LLMEngine(LocalBackend(lm, batch_size=batch_size), RUNS[name][1], tokenizer=lm.tokenizer, name=f"llm:{name}")
+    _score(name, engine, "local", {"batch_size": batch_size})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_run(name: str, *, base: str, threads: int | None, concurrency: int) -> None:
+    """Merge the adapter, serve the merged model with ``transformers serve``, decode the subsets over HTTP."""
+    import httpx
+
+    from bioner.engines.generative.backends import HttpBackend
+    from bioner.engines.generative.engine import LLMEngine
+
+    merged = OUT / name / "merged"
+    if not (merged / "config.json").is_file():
+        lm = load_base(base, _adapter(name))
+        tmp = merged.with_name("merged.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        lm.model.merge_and_unload().save_pretrained(tmp)
+        lm.tokenizer.save_pretrained(tmp)
+        os.replace(tmp, merged)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    port = _free_port()
+    hub = OUT / "hf-empty" / "hub"
+    hub.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HOME": str(hub.parent), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads or 2), "TOKENIZERS_PARALLELISM": "false"}
+    log = open(OUT / name / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    proc = subprocess.Popen([sys.executable, "-c", "from transformers.cli.transformers import app; app()", "serve", str(merged),
+                             "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"transformers serve exited with {proc.returncode}; see {OUT / name / 'server.log'}")
+            try:
+                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("transformers serve did not start in 300 s")
+            time.sleep(1)
+        with HttpBackend(url, str(merged), api="completions", concurrency=concurrency, timeout=600) as backend:
+            engine = LLMEngine(backend, RUNS[name][1], tokenizer=tokenizer, name=f"llm:{name}")
+            _score(name, engine, "http", {"concurrency": concurrency, "server": "transformers serve"})
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def table() -> str:
+    results = _load_results()
+    lines = ["| run | corpus | format | tuning | backend | test docs | strict P | strict R | strict F1 | relaxed F1 | parse fail % | align fail % | tokens/entity | sentences/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(results, key=lambda k: (results[k]["corpus"], results[k]["scheme"], results[k]["joint"], results[k].get("backend", ""))):
+        r = results[key]
+        s, st = r["strict"], r["stats"]
+        backend = r.get("backend", "local") + (f" x{r['concurrency']}" if r.get("concurrency") else f" b{r.get('batch_size', '')}")
+        lines.append(f"| {r['run']} | {r['corpus']} | {r['scheme']} | {'joint' if r['joint'] else 'single'} | {backend} | {r['docs']} | "
+                     f"{100 * s['precision']:.2f} | {100 * s['recall']:.2f} | {100 * s['f1']:.2f} | {100 * r['relaxed']['f1']:.2f} | "
+                     f"{100 * st['parse_failure_rate']:.1f} | {100 * st['align_failure_rate']:.1f} | {st['tokens_per_entity']:.1f} | {st['units_per_second']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["train", "eval", "http", "all", "table"])
+    ap.add_argument("runs", nargs="*", help=f"runs (default all): {', '.join(RUNS)}")
+    ap.add_argument("--base", default=BASE, help="base model (default: the packaged Gemma 3 270M)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--max-steps", type=int, default=None, help="stop this call after N steps in total (resume later)")
+    ap.add_argument("--batch-size", type=int, default=8, help="generation batch size")
+    ap.add_argument("--concurrency", type=int, default=4, help="requests in flight for `http`")
+    args = ap.parse_args()
+    runs = args.runs or list(RUNS)
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown:
+        raise SystemExit(f"unknown runs {unknown}; known: {', '.join(RUNS)}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.command in ("train", "all"):
+        for r in runs:
+            if not (OUT / r / "adapter").is_dir():
+                train(r, base=args.base, threads=args.threads, max_steps=args.max_steps)
+    if args.command in ("eval", "all"):
+        for r in runs:
+            evaluate_run(r, base=args.base, threads=args.threads, batch_size=args.batch_size)
+    if args.command == "http":
+        for r in runs:
+            http_run(r, base=args.base, threads=args.threads, concurrency=args.concurrency)
+    print(table())
+
+
+if __name__ == "__main__":
+    main()
