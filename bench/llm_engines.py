@@ -113,20 +113,28 @@ def _load_results() -> dict[str, Any]:
     return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
 
 
-def _save_results(results: dict[str, Any]) -> None:
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, RESULTS)
+def _add_result(key: str, row: dict[str, Any]) -> None:
+    """Add one row to the results file: read, update and replace it under a lock (runs may finish at the same time)."""
+    import fcntl
+
+    with open(OUT / "results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = _load_results()
+        results[key] = row
+        tmp = RESULTS.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, RESULTS)
 
 
-def _score(name: str, engine: Any, backend: str, extra: dict[str, Any]) -> None:
+def _score(name: str, engine: Any, backend: str, extra: dict[str, Any], only: list[str] | None = None) -> None:
     import torch
 
     from bioner.evaluate import evaluate
 
     names, scheme = RUNS[name]
-    results = _load_results()
     for corpus in names:
+        if only and corpus not in only:
+            continue
         gold = subset_docs(corpus)
         started = time.perf_counter()
         pred = engine.predict(gold, specs_of(corpus))
@@ -136,8 +144,7 @@ def _score(name: str, engine: Any, backend: str, extra: dict[str, Any]) -> None:
         row = {"run": name, "corpus": corpus, "scheme": scheme, "joint": len(names) > 1, "docs": len(gold), "backend": backend,
                "strict": ev.strict.micro.as_dict(), "relaxed": ev.relaxed.micro.as_dict(), "stats": stats,
                "seconds": round(seconds, 1), "threads": torch.get_num_threads(), **extra}
-        results[f"{name}|{corpus}|{backend}"] = row
-        _save_results(results)
+        _add_result(f"{name}|{corpus}|{backend}", row)
         print(f"{name} on {corpus} ({backend}): strict F1 {100 * row['strict']['f1']:.2f} relaxed {100 * row['relaxed']['f1']:.2f} "
               f"units {stats['units']} in {seconds:.0f}s; parse fail {stats['parse_failures']} align fail {stats['align_failures']}", flush=True)
 
@@ -149,7 +156,7 @@ def _adapter(name: str) -> Path:
     return adapter
 
 
-def evaluate_run(name: str, *, base: str, threads: int | None, batch_size: int) -> None:
+def evaluate_run(name: str, *, base: str, threads: int | None, batch_size: int, only: list[str] | None = None) -> None:
     import torch
 
     from bioner.engines.generative.backends import LocalBackend
@@ -159,7 +166,7 @@ def evaluate_run(name: str, *, base: str, threads: int | None, batch_size: int) 
         torch.set_num_threads(threads)
     lm = load_base(base, _adapter(name))
     engine = LLMEngine(LocalBackend(lm, batch_size=batch_size), RUNS[name][1], tokenizer=lm.tokenizer, name=f"llm:{name}")
-    _score(name, engine, "local", {"batch_size": batch_size})
+    _score(name, engine, "local", {"batch_size": batch_size}, only)
 
 
 def _free_port() -> int:
@@ -242,6 +249,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="stop this call after N steps in total (resume later)")
     ap.add_argument("--batch-size", type=int, default=8, help="generation batch size")
     ap.add_argument("--concurrency", type=int, default=4, help="requests in flight for `http`")
+    ap.add_argument("--corpus", action="append", help="eval: only these of the run's corpora (repeatable)")
     args = ap.parse_args()
     runs = args.runs or list(RUNS)
     unknown = [r for r in runs if r not in RUNS]
@@ -254,7 +262,7 @@ def main() -> None:
                 train(r, base=args.base, threads=args.threads, max_steps=args.max_steps)
     if args.command in ("eval", "all"):
         for r in runs:
-            evaluate_run(r, base=args.base, threads=args.threads, batch_size=args.batch_size)
+            evaluate_run(r, base=args.base, threads=args.threads, batch_size=args.batch_size, only=args.corpus)
     if args.command == "http":
         for r in runs:
             http_run(r, base=args.base, threads=args.threads, concurrency=args.concurrency)

@@ -234,7 +234,8 @@ def main() -> None:
 
         tok = AutoTokenizer.from_pretrained(args.tokenizer)
         rows = cost_rows(data, lambda s: len(tok(s, add_special_tokens=False).input_ids))
-        parts += [f"## 4. Model tokens per target ({args.tokenizer})", "", _table(["corpus", "format", "tokens/entity", "tokens/unit"], rows), ""]
+        parts += ["## 4. Model tokens per gold target (all units' targets over the gold entities; EOS not counted)", "",
+                  f"Tokenizer: {args.tokenizer}", "", _table(["corpus", "format", "tokens/entity", "tokens/unit"], rows), ""]
     report = "\n".join(parts)
     print(report)
     Path(args.out).write_text(report, encoding="utf-8")

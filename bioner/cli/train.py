@@ -345,4 +345,3 @@ def span_command(
 
 
 train_app.command("span")(span_command)
-

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,7 @@ def test_training_lowers_loss_and_saves_a_loadable_adapter(tiny_lm_dir: Path, tm
     assert sum(result.losses[-5:]) / 5 < 0.5 * sum(result.losses[:5]) / 5
     settings = read_settings(result.adapter)
     assert settings["scheme"] == "json" and settings["base_model"] == str(tiny_lm_dir) and settings["steps"] == 30
+    assert json.loads((result.adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_lm_dir)
     size = sum(f.stat().st_size for f in result.adapter.iterdir())
     assert size < 2_000_000  # LoRA weights only, not the base model
     base, _ = _load(tiny_lm_dir)
