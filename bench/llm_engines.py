@@ -5,7 +5,7 @@ Run (each step resumes; results are cached, so steps may run in separate process
     .venv/bin/python bench/llm_engines.py eval ncbi-json           # strict/relaxed F1 on the fixed test subsets
     .venv/bin/python bench/llm_engines.py all                      # every run: train what is missing, evaluate, table
     .venv/bin/python bench/llm_engines.py http ncbi-json           # the same subsets through an OpenAI-compatible server
-    .venv/bin/python bench/llm_engines.py table                    # print the table from runs/llm/results.json
+    .venv/bin/python bench/llm_engines.py table                    # print the table from bench/results/llm_engines.json
 
 Same training budget for every run (``STEPS`` optimizer steps of ``BATCH`` x ``ACCUM``
 samples, the same LoRA recipe and seed); a joint run spends it on a mix of its corpora,
@@ -45,7 +45,7 @@ from bioner import corpora  # noqa: E402
 from bioner.doc import Document  # noqa: E402
 
 OUT = ROOT / "runs" / "llm"
-RESULTS = OUT / "results.json"
+RESULTS = ROOT / "bench" / "results" / "llm_engines.json"  # committed: rows survive across sessions
 BASE = "gemma3-270m"
 STEPS, BATCH, ACCUM, LR = 150, 4, 2, 2e-4
 SUBSET = {"ncbi-disease": 20, "bc5cdr": 20, "genia": 12, "cmeee-carved": 150}  # test documents per corpus (CMeEE: sentences)
@@ -117,6 +117,7 @@ def _add_result(key: str, row: dict[str, Any]) -> None:
     """Add one row to the results file: read, update and replace it under a lock (runs may finish at the same time)."""
     import fcntl
 
+    OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = _load_results()
@@ -261,12 +262,34 @@ def main() -> None:
             if not (OUT / r / "adapter").is_dir():
                 train(r, base=args.base, threads=args.threads, max_steps=args.max_steps)
     if args.command in ("eval", "all"):
+        done = _load_results()
         for r in runs:
+            if args.command == "all" and all(f"{r}|{c}|local" in done for c in RUNS[r][0]):
+                continue  # `all` fills in what is missing; `eval` always re-scores
             evaluate_run(r, base=args.base, threads=args.threads, batch_size=args.batch_size, only=args.corpus)
     if args.command == "http":
         for r in runs:
             http_run(r, base=args.base, threads=args.threads, concurrency=args.concurrency)
-    print(table())
+    report = "\n".join([
+        "# Generative engine: Gemma 3 270M + LoRA, JSON vs symbolic tags, single-corpus vs joint",
+        "",
+        "Command: `.venv/bin/python bench/llm_engines.py all` (or per run: `train NAME`, `eval NAME`, `http NAME`; `table` reprints) — "
+        + time.strftime("%Y-%m-%d") + ". Every row comes from bench/results/llm_engines.json; rows are added as runs finish.",
+        "",
+        f"Budget for every run: {STEPS} optimizer steps x {BATCH * ACCUM} sentences ({BATCH} x {ACCUM} accumulation), LoRA r16/alpha 32 "
+        f"on all projections, lr {LR}, seed 0, base `{BASE}` (float32, CPU). Test subsets: a seeded sample of test documents per corpus "
+        f"({', '.join(f'{c} {n}' for c, n in SUBSET.items())}; `subset_docs`), the same for every row; CMeEE is `cmeee-carved`'s test split. "
+        "Strict = start, end and type match; relaxed = overlap and type. parse fail % = unparsable items over all items; "
+        "align fail % = parsed mentions not placed in the text; tokens/entity = generated tokens (EOS included) per predicted entity; "
+        "sentences/s on this 2-core machine, shared with other jobs while these ran (read as ±50%). "
+        "`local b8`: LocalBackend, batch 8, 1 thread; `http x4`: the adapter merged into the base, served by `transformers serve` "
+        "(no continuous batching), 4 requests in flight.",
+        "",
+        table(),
+        "",
+    ])
+    print(report)
+    (ROOT / "bench" / "results" / "llm_engines.md").write_text(report, encoding="utf-8")
 
 
 if __name__ == "__main__":
