@@ -29,8 +29,6 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -170,18 +168,11 @@ def evaluate_run(name: str, *, base: str, threads: int | None, batch_size: int, 
     _score(name, engine, "local", {"batch_size": batch_size}, only)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def http_run(name: str, *, base: str, threads: int | None, concurrency: int) -> None:
     """Merge the adapter, serve the merged model with ``transformers serve``, decode the subsets over HTTP."""
-    import httpx
-
     from bioner.engines.generative.backends import HttpBackend
     from bioner.engines.generative.engine import LLMEngine
+    from bioner.engines.generative.serving import transformers_server
 
     merged = OUT / name / "merged"
     if not (merged / "config.json").is_file():
@@ -194,37 +185,10 @@ def http_run(name: str, *, base: str, threads: int | None, concurrency: int) -> 
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(merged)
-    port = _free_port()
-    hub = OUT / "hf-empty" / "hub"
-    hub.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HOME": str(hub.parent), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads or 2), "TOKENIZERS_PARALLELISM": "false"}
-    log = open(OUT / name / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
-    proc = subprocess.Popen([sys.executable, "-c", "from transformers.cli.transformers import app; app()", "serve", str(merged),
-                             "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"transformers serve exited with {proc.returncode}; see {OUT / name / 'server.log'}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("transformers serve did not start in 300 s")
-            time.sleep(1)
-        with HttpBackend(url, str(merged), api="completions", concurrency=concurrency, timeout=600) as backend:
-            engine = LLMEngine(backend, RUNS[name][1], tokenizer=tokenizer, name=f"llm:{name}")
-            _score(name, engine, "http", {"concurrency": concurrency, "server": "transformers serve"})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with transformers_server(merged, log=OUT / name / "server.log", threads=threads or 2) as url, \
+            HttpBackend(url, str(merged), api="completions", concurrency=concurrency, timeout=600) as backend:
+        engine = LLMEngine(backend, RUNS[name][1], tokenizer=tokenizer, name=f"llm:{name}")
+        _score(name, engine, "http", {"concurrency": concurrency, "server": "transformers serve"})
 
 
 def table() -> str:

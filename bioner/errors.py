@@ -77,6 +77,7 @@ CODES: dict[str, str] = {
     "E715": "a packaged model alias could not be built (package missing or conversion failed)",
     "E720": "the generation server rejected the request (HTTP 4xx other than 429: wrong model name, bad request, key)",
     "E721": "invalid generation backend setting",
+    "E722": "a local generation server did not start",
     "E730": "unknown LLM training setting",
     "E731": "LoRA target modules not found in the model",
     "E732": "no training samples",

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,12 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import torch
 
 from bioner.engines.generative.backends import Generation, HttpBackend, LocalBackend, cut_at_stop
 from bioner.engines.generative.model import LoadedLM, load_causal_lm
+from bioner.engines.generative.serving import free_port, transformers_server
 from bioner.errors import BionerError
 
 torch.set_num_threads(1)
@@ -161,12 +158,6 @@ def test_a_checker_that_raises_does_not_stop_generation(lm: LoadedLM) -> None:
 # A real OpenAI-compatible server: transformers serve on the tiny model
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     url: str
@@ -188,39 +179,14 @@ def served(tiny_lm_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     tok = AutoTokenizer.from_pretrained(folder)
     tok.chat_template = CHAT_TEMPLATE  # so /v1/chat/completions works too
     tok.save_pretrained(folder)
-    (root / "hf" / "hub").mkdir(parents=True)  # an empty Hub cache: /v1/models lists it
-    port = free_port()
-    env = {**os.environ, "HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     log_path = root / "server.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from transformers.cli.transformers import app; app()", "serve", str(folder),
-             "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not answer /v1/models in 180 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Served(url, str(folder), port, load_causal_lm(folder, device="cpu"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with transformers_server(folder, log=log_path, threads=1, start_timeout=180) as url:
+            yield Served(url, str(folder), int(url.rsplit(":", 1)[1]), load_causal_lm(folder, device="cpu"))
+    except BionerError as exc:
+        if exc.code != "E722":
+            raise
+        pytest.fail(f"{exc}:\n{log_path.read_text()[-3000:]}")
 
 
 def test_http_completions_in_order_with_token_counts(served: Served) -> None:
