@@ -34,14 +34,9 @@ class Unit:
 def _sentences(doc: Document) -> list[Offsets]:
     if doc.sentences:
         return sorted(doc.sentences)
-    spans: list[Offsets] = []
-    for p in sorted(doc.passages, key=lambda p: p.start) or ():
-        spans.extend(split_sentences(doc.text, p.start, p.end))
-    if not doc.passages:
-        spans = split_sentences(doc.text)
-    # passages may leave text outside every passage: cover it too
-    covered = _cover(doc.text, spans)
-    return sorted(spans + covered)
+    spans = [s for p in doc.passages for s in split_sentences(doc.text, p.start, p.end)]
+    # text outside every passage (all of it when there are none) is split too
+    return sorted(spans + _cover(doc.text, spans))
 
 
 def _cover(text: str, spans: Sequence[Offsets]) -> list[Offsets]:
