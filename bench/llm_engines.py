@@ -125,6 +125,22 @@ def _add_result(key: str, row: dict[str, Any]) -> None:
         os.replace(tmp, RESULTS)
 
 
+class Recording:
+    """A backend wrapper that keeps every prompt's raw generation, for error analysis."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.rows: list[dict[str, Any]] = []
+
+    def generate(self, prompts: Any, **kwargs: Any) -> Any:
+        gens = self.backend.generate(prompts, **kwargs)
+        for p, g in zip(prompts, gens):
+            # the prompt ends with the unit's text; its tail is enough to find the sentence
+            self.rows.append({"prompt_tail": p.text[-300:], "output": g.text, "finish": g.finish_reason,
+                              "tokens": g.completion_tokens})
+        return gens
+
+
 def _score(name: str, engine: Any, backend: str, extra: dict[str, Any], only: list[str] | None = None) -> None:
     import torch
 
@@ -135,9 +151,14 @@ def _score(name: str, engine: Any, backend: str, extra: dict[str, Any], only: li
         if only and corpus not in only:
             continue
         gold = subset_docs(corpus)
+        recording = engine.backend = Recording(engine.backend)
         started = time.perf_counter()
         pred = engine.predict(gold, specs_of(corpus))
         seconds = time.perf_counter() - started
+        engine.backend = recording.backend
+        # raw generations beside the adapter (runs/ is not committed): what failed to parse or align, and why
+        with open(OUT / name / f"generations-{corpus}-{backend}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in recording.rows)
         ev = evaluate(gold, pred)
         stats = engine.last.as_dict()
         row = {"run": name, "corpus": corpus, "scheme": scheme, "joint": len(names) > 1, "docs": len(gold), "backend": backend,

@@ -16,7 +16,6 @@ import io as _io
 import os
 import random
 import tarfile
-import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -358,8 +357,9 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    from bioner.io._common import temp_beside
+
+    fd, tmp = temp_beside(dest)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, dest)

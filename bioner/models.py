@@ -14,24 +14,26 @@ folder, a Hugging Face Hub name (``Ihor/gliner-biomed-base-v1.0``, passed to gli
 unchanged; needs the network or a filled cache), a loaded ``SpanModel``, or None (or
 ``"default"``) for the default model.
 
-Labels. ``extract`` takes plain types (``["disease", "gene"]``: each is the prompt the
-model sees and the label of what it finds) or a mapping label -> prompt. Without
-labels it uses ``DEFAULT_LABELS``: six broad biomedical types with short labels,
-prompted with the natural-language labels the default model was trained on.
+Labels. ``extract`` takes plain types (``["disease", "gene"]``: each is the label of
+what it finds) or a mapping label -> prompt. A plain type that names a registered type
+is prompted with that type's natural-language label, the prompt the default model was
+trained on ("gene" -> "gene or gene product"); any other word is its own prompt. Without
+labels it uses ``DEFAULT_LABELS``: six broad biomedical types with short labels. See
+``span_labels`` for when each label gets a prompt of its own.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from bioner.doc import Document
 from bioner.errors import BionerError
-from bioner.labels import natural_label
+from bioner.labels import find_type, natural_label
 
 if TYPE_CHECKING:
     from bioner.engines.generative.engine import LLMEngine
@@ -192,6 +194,35 @@ def parse_label_spec(spec: str) -> list[str] | dict[str, str]:
     return pairs
 
 
+def span_labels(labels: LabelSet | str | None, per_label: bool | None = None) -> tuple[LabelSet, bool]:
+    """The label -> prompt set the span engine sees for ``labels``, and whether each label gets a prompt of its own.
+
+    None: ``DEFAULT_LABELS``. A string is parsed as ``--labels`` (``parse_label_spec``).
+    Plain types are prompted with the natural-language label of the registered type they
+    name ("gene" -> "gene or gene product"; the output label stays "gene"), other words
+    with themselves; a mapping is taken as given. ``per_label`` None: off when the prompts
+    are exactly the label set of one registered corpus (a set the default model learned
+    in one prompt, as in ``bioner evaluate``), on otherwise — the default model scores a
+    prompt of types it never saw together lower (BRCA1 as "gene" beside "disease": no
+    hit above 0.3 in one prompt, 0.71 in its own). A model trained on mixed prompts (the
+    GLiNER-BioMed checkpoints) gives much the same entities either way, one pass per label slower.
+    """
+    from bioner import corpora
+
+    if labels is None:
+        label_set: LabelSet = DEFAULT_LABELS
+    else:
+        given = parse_label_spec(labels) if isinstance(labels, str) else labels
+        if isinstance(given, Mapping):
+            label_set = given
+        else:
+            label_set = {w: t.label if (t := find_type(w)) is not None else w for w in given}
+    if per_label is None:
+        prompts = set(label_set.values()) if isinstance(label_set, Mapping) else set(label_set)
+        per_label = len(prompts) > 1 and not any(prompts == set(info.natural_labels.values()) for info in corpora.CORPORA.values())
+    return label_set, per_label
+
+
 def corpus_labels(corpus: str, types: Iterable[str] | None = None) -> dict[str, str]:
     """A registered corpus's types -> their natural-language prompts (``ncbi-disease`` -> ``{"Disease": "disease"}``).
 
@@ -318,9 +349,8 @@ def iter_extract(
     torch thread (``threads`` is ignored): on a CPU, one single-threaded process per core
     beats one process with a thread per core, because small matrix products do not
     split well across threads. ``model`` must then be a name or path (each process
-    loads it), not a loaded ``SpanModel``. ``per_label``: one prompt per label (see
-    ``SpanModel.predict``); default: on for ``DEFAULT_LABELS`` (six types the default model
-    never saw in one prompt), off for labels the caller gives.
+    loads it), not a loaded ``SpanModel``. ``labels`` and ``per_label`` (one prompt per
+    label, see ``SpanModel.predict``): see ``span_labels``.
     ``engine="llm"``: a causal LM writes the entities (``llm`` options, ``load_llm``);
     ``model`` is then the base LM (default: the adapter's), and ``threshold``,
     ``flat``, ``quantize``, ``workers`` and ``per_label`` do not apply.
@@ -337,10 +367,9 @@ def iter_extract(
         raise ValueError(f"block must be >= 1, got {block}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    # a string is the CLI's spec: "disease,gene" is two types, "Disease=disease" a label with its prompt
-    label_set = DEFAULT_LABELS if labels is None else parse_label_spec(labels) if isinstance(labels, str) else labels
+    label_set, per_label = span_labels(labels, per_label)
     options: dict[str, Any] = {"threshold": threshold, "flat": flat, "multi_label": multi_label, "batch_size": batch_size,
-                               "per_label": labels is None if per_label is None else per_label}
+                               "per_label": per_label}
     if workers > 1:
         yield from _parallel_extract(_as_documents(docs), label_set, model, device, quantize, workers, block, options)
         return
@@ -468,6 +497,6 @@ def evaluate_model(
 
 
 __all__ = [
-    "DEFAULT_ADAPTER_DIR", "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENGINES", "ENV_MODEL", "LLMOptions", "corpus_labels", "default_model_path",
+    "DEFAULT_ADAPTER_DIR", "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENGINES", "ENV_MODEL", "LLMOptions", "corpus_labels", "span_labels", "default_model_path",
     "evaluate_model", "extract", "gold_labels", "iter_extract", "llm_types", "load_llm", "load_model", "parse_label_spec", "resolve_model",
 ]

@@ -18,6 +18,7 @@ from bioner.doc import Document, Entity
 from bioner.engines.span import SpanModel
 from bioner.errors import BionerError
 from bioner.evaluate import evaluate
+from bioner.labels import natural_label
 from bioner.models import (
     DEFAULT_LABELS,
     ENV_MODEL,
@@ -177,11 +178,30 @@ def test_default_labels_and_nested(tiny_dir: Path) -> None:
     # the default types run one prompt per label; passed explicitly they share one prompt unless asked
     [explicit] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, per_label=True)
     assert default == explicit and {e.label for e in default.entities} <= set(DEFAULT_LABELS)
-    [shared] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0)
+    [shared] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, per_label=False)
     assert [e.score for e in shared.entities] != [e.score for e in default.entities]
     [nested] = extract(Document("d", TRICKY), DEFAULT_LABELS, model=tiny_dir, threshold=0.0, flat=False)
     assert len(nested.entities) > len(default.entities)  # threshold 0: every span is a candidate
     _check_offsets(nested, TRICKY)
+
+
+def test_span_labels_prompt_registered_types_with_their_trained_labels() -> None:
+    label_set, per_label = models.span_labels("disease,gene,widget part")
+    # the output labels stay the user's words; a registered type is prompted as the model learned it
+    assert label_set == {"disease": "disease", "gene": natural_label("GENE"), "widget part": "widget part"} and per_label
+    assert models.span_labels({"x": "gene"}) == ({"x": "gene"}, False)  # a mapping is taken as given; one label
+    assert models.span_labels(None) == (DEFAULT_LABELS, True)
+    # one corpus's own label set is what the default model saw in one prompt
+    assert models.span_labels(models.corpus_labels("bc5cdr"))[1] is False
+    assert models.span_labels(["chemical", "disease"])[1] is False  # the same prompts as BC5CDR's
+    assert models.span_labels(["chemical", "disease"], per_label=True)[1] is True
+
+
+def test_the_readme_sentence_with_the_shipped_model() -> None:
+    """The README's first example, with the default model and the labels as a user types them."""
+    text = "Germline mutations in BRCA1 predispose to early-onset breast cancer."
+    [doc] = extract(text, "disease,gene", threads=1)
+    assert [(text[e.start:e.end], e.label) for e in doc.entities] == [("BRCA1", "gene"), ("breast cancer", "disease")]
 
 
 def test_iter_extract_blocks_keep_order(tiny_dir: Path) -> None:

@@ -15,11 +15,13 @@ import typer
 
 import bioner
 
+from .annotate import annotate_command
 from .convert import convert_command, formats_command
 from .demo import demo_command
 from .download import corpora_command, download_command
 from .evaluate import evaluate_command
 from .extract import extract_command
+from .serve import serve_command
 from .stats import stats_command
 from .train import train_app
 from .train_llm import llm_command
@@ -54,6 +56,8 @@ app.command("corpora")(corpora_command)
 app.command("formats")(formats_command)
 app.command("demo")(demo_command)
 app.command("extract")(extract_command)
+app.command("annotate")(annotate_command)
+app.command("serve")(serve_command)
 train_app.command("llm")(llm_command)
 app.add_typer(train_app, name="train")
 

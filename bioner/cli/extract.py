@@ -148,7 +148,7 @@ def extract_command(
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes, each with its own model and 1 thread (use one per core for large inputs).")] = 1,
     per_label: Annotated[bool | None, typer.Option("--per-label/--one-prompt", help=(
         "Score each label in a prompt of its own (one pass per label) or all in one prompt. "
-        "Default: per label for the default types, one prompt for --labels/--labels-from."))] = None,
+        "Default: one prompt for a corpus's own label set (--labels-from), per label otherwise."))] = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="span (GLiNER span model) or llm (a causal LM writes the entities).")] = "span",
     scheme: Annotated[str | None, typer.Option("--scheme", help="With --engine llm: json or tags (default: what the adapter was tuned for).")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
@@ -188,7 +188,7 @@ def extract_command(
     stream = with_progress(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
                      quantize=quantized, workers=workers,
-                     per_label=(labels is None and labels_from is None) if per_label is None else per_label, block=BLOCK if workers == 1 else WORKER_BLOCK,
+                     per_label=per_label, block=BLOCK if workers == 1 else WORKER_BLOCK,
                      engine=engine, llm=llm),
         len(docs), "Extracting",
     )

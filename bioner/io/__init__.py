@@ -62,6 +62,7 @@ FORMATS: dict[str, Format] = {
         Format("cblue", "cblue", (".cblue.json",), "CBLUE/CMeEE JSON (character offsets, inclusive end)"),
         Format("bc2", "bc2", (".in",), "BioCreative II GM: <id> <sentence> lines + GENE.eval/ALTGENE.eval beside them"),
         Format("gliner", "gliner", (".gliner.json",), "GLiNER training JSON (tokenized_text + word-index spans)"),
+        Format("html", "html", (".html", ".htm"), "HTML page in displaCy's entity style, nested entities visible (write-only)", can_read=False),
     ]
 }
 

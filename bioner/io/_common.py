@@ -72,12 +72,30 @@ def iter_lines(path: PathLike, *, allow_empty: bool = False) -> Iterator[tuple[i
         raise BionerError("E205", "file is empty", file=p, hint="expected at least one document")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` (same file system, so ``os.replace`` is atomic), with
+    the permissions a plain ``open`` would give: mkstemp's private 0600 would otherwise
+    survive the rename and hide the output from other users."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "w") -> Iterator[IO[str]]:
     """Write to a temporary file beside ``path`` and move it into place only on success."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = temp_beside(p)
     try:
         with os.fdopen(fd, mode, encoding="utf-8", newline="\n") as fh:
             yield fh
