@@ -142,7 +142,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     head = [
-        f"Command: `nice -n 10 .venv/bin/python bench/annotate_scale.py {shlex.join(sys.argv[1:])}`",
+        f"Command: `.venv/bin/python bench/annotate_scale.py {shlex.join(sys.argv[1:])}`",
         "",
         f"Date: {date.today().isoformat()}. BC5CDR test (`{SOURCE}`), {len(ids)} documents, shards of {a.shard_size}; "
         f"labels {', '.join(f'{k}={v}' for k, v in labels.items())}; model `bioner-span-minilm`, float32, 1 torch thread per process/actor.",
