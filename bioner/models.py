@@ -204,8 +204,9 @@ def span_labels(labels: LabelSet | str | None, per_label: bool | None = None) ->
     are exactly the label set of one registered corpus (a set the default model learned
     in one prompt, as in ``bioner evaluate``), on otherwise — the default model scores a
     prompt of types it never saw together lower (BRCA1 as "gene" beside "disease": no
-    hit above 0.3 in one prompt, 0.71 in its own). A model trained on mixed prompts (the
-    GLiNER-BioMed checkpoints) gives much the same entities either way, one pass per label slower.
+    hit above 0.3 in one prompt, 0.71 in its own). For a model trained on prompts that
+    mix types (the GLiNER-BioMed checkpoints) pass ``per_label=False``: one prompt is what
+    it learned, and one encoder pass instead of one per label.
     """
     from bioner import corpora
 
