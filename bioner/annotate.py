@@ -315,7 +315,7 @@ def make_options(
         folder = Path(span_model)
         fingerprint = folder_fingerprint(folder) if folder.is_dir() else None
         # as extract does: registered types prompted as the model learned them, one prompt per label unless a corpus's own set
-        label_set, per_label = span_labels(None if pairs is None else dict(pairs), per_label)
+        label_set, per_label = span_labels(labels, per_label)  # the labels as given: plain words get their registered prompts
         pairs = tuple(label_set.items()) if isinstance(label_set, Mapping) else tuple((x, x) for x in label_set)
     else:
         llm = llm or LLMOptions()

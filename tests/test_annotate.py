@@ -119,7 +119,8 @@ def test_shards_and_manifest(inputs: list[Path], tmp_path: Path) -> None:
     assert [(i["path"], i["format"], i["size"]) for i in m["inputs"]] == [(str(p.resolve()), f, p.stat().st_size) for p, f in
                                                                           zip(inputs, ["pubtator", "jsonl", "txt"])]
     o = m["options"]
-    assert (o["engine"], o["labels"], o["threshold"], o["format"], o["shard_size"]) == ("span", [["disease", "disease"], ["chemical", "chemical"]], None, "jsonl", 3)
+    # the manifest records the prompts: "chemical" goes to the model as the registered type's label, as in `bioner extract`
+    assert (o["engine"], o["labels"], o["threshold"], o["format"], o["shard_size"]) == ("span", [["disease", "disease"], ["chemical", "chemical compound or drug"]], None, "jsonl", 3)
     assert o["model"].endswith(DEFAULT_MODEL_NAME) and o["model_fingerprint"].startswith("sha256:")
     ids = [d.id for d in docs]
     for k, s in enumerate(m["shards"]):
