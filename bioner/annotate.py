@@ -250,6 +250,9 @@ class AnnotateOptions:
     skip_invalid: bool = False
     batch_size: int = 8
     llm: LLMOptions | None = None
+    selector: str | None = None  # a selector folder that verifies every entity (bioner.selector)
+    selector_fingerprint: str | None = None
+    selector_threshold: float | None = None  # None: the selector's own
 
     def record(self) -> dict[str, Any]:
         d = asdict(self)
@@ -292,6 +295,7 @@ def make_options(
     *, engine: str = "span", model: str | os.PathLike[str] | None = None, labels: LabelsArg = None, threshold: float | None = None,
     nested: bool = False, per_label: bool | None = None, out_format: str = "jsonl", shard_size: int = DEFAULT_SHARD_SIZE,
     text_unit: str = "file", prefix_ids: bool = False, skip_invalid: bool = False, batch_size: int = 8, llm: LLMOptions | None = None,
+    selector: str | os.PathLike[str] | None = None, selector_threshold: float | None = None,
 ) -> AnnotateOptions:
     """Check and resolve the settings (the model path, the label set) before any input is read."""
     from bioner.models import resolve_model
@@ -324,11 +328,27 @@ def make_options(
         # the base LM's folder and the adapter's: either changing changes the output
         parts = [folder_fingerprint(p) for p in (resolved, adapter) if p is not None and Path(p).is_dir()]
         fingerprint = "+".join(parts) or None
+    sel_folder = _selector_folder(selector, selector_threshold)
     return AnnotateOptions(
         engine=engine, model=resolved, model_fingerprint=fingerprint, labels=pairs, threshold=threshold, nested=nested,
         per_label=bool(per_label), format=fmt.name, shard_size=shard_size, text_unit=text_unit, prefix_ids=prefix_ids,
-        skip_invalid=skip_invalid, batch_size=batch_size, llm=llm,
+        skip_invalid=skip_invalid, batch_size=batch_size, llm=llm, selector=None if sel_folder is None else str(sel_folder),
+        selector_fingerprint=None if sel_folder is None else folder_fingerprint(sel_folder), selector_threshold=selector_threshold,
     )
+
+
+def _selector_folder(selector: str | os.PathLike[str] | None, threshold: float | None) -> Path | None:
+    """The selector's folder, checked now (E620) rather than in a worker later."""
+    from bioner.selector.model import SETTINGS
+
+    if selector is None:
+        if threshold is not None:
+            raise BionerError("E829", "a selector threshold needs a selector", hint="add --selector PATH")
+        return None
+    folder = Path(selector).expanduser().resolve()
+    if not (folder / SETTINGS).is_file():
+        raise BionerError("E620", f"not a selector: no {SETTINGS}", file=folder, hint="give a folder written by `bioner train selector`")
+    return folder
 
 
 # ---------------------------------------------------------------------------
@@ -401,9 +421,11 @@ class ShardAnnotator:
 
     def __init__(self, options: AnnotateOptions, *, threads: int = 1) -> None:
         from bioner.models import load_llm, load_model
+        from bioner.selector import load_selector
 
         self.options = options
         self.threads = threads
+        self.selector = load_selector(options.selector)
         self.model: Any
         if options.engine == "span":
             self.model = load_model(options.model, threads=threads, cache=False)
@@ -416,7 +438,8 @@ class ShardAnnotator:
 
         o = self.options
         return list(iter_extract(docs, o.label_map, model=self.model, threshold=o.threshold, flat=not o.nested, batch_size=o.batch_size,
-                                 threads=self.threads, per_label=o.per_label, block=BLOCK, engine=o.engine, llm=o.llm))
+                                 threads=self.threads, per_label=o.per_label, block=BLOCK, engine=o.engine, llm=o.llm,
+                                 selector=self.selector, selector_threshold=o.selector_threshold))
 
     def __call__(self, index: int, payload: bytes) -> ShardResult:
         found = self.annotate(decode_payload(payload))
@@ -700,6 +723,8 @@ def annotate(
     force: bool = False,
     batch_size: int = 8,
     llm: LLMOptions | None = None,
+    selector: str | os.PathLike[str] | None = None,
+    selector_threshold: float | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     on_start: Callable[[Sequence[InputFile], Manifest], None] | None = None,
 ) -> AnnotateResult:
@@ -714,7 +739,8 @@ def annotate(
     text); ``text_unit="line"`` makes each non-blank line of a plain-text input a
     document. ``prefix_ids``: see the module doc. ``skip_invalid``: skip (and count)
     invalid input records instead of stopping at the first. ``force``: discard an
-    earlier run in ``out_dir``. ``on_start`` sees the input files and manifest before
+    earlier run in ``out_dir``. ``selector``: a selector folder that verifies every entity
+    (``selector_threshold`` overrides its own). ``on_start`` sees the input files and manifest before
     reading; ``on_progress`` is called after every shard.
     """
     if workers < 1:
@@ -726,7 +752,8 @@ def annotate(
         require_ray()  # E820 before any work
     options = make_options(engine=engine, model=model, labels=labels, threshold=threshold, nested=nested, per_label=per_label,
                            out_format=out_format, shard_size=shard_size, text_unit=text_unit, prefix_ids=prefix_ids,
-                           skip_invalid=skip_invalid, batch_size=batch_size, llm=llm)
+                           skip_invalid=skip_invalid, batch_size=batch_size, llm=llm, selector=selector,
+                           selector_threshold=selector_threshold)
     out = Path(out_dir)
     files = plan_inputs(inputs, from_format=from_format, exclude=out)
     manifest = open_job(out, files, options, force=force)

@@ -65,6 +65,11 @@ CODES: dict[str, str] = {
     "E605": "no entity types to predict, or a type the chosen corpus does not have",
     "E606": "a quantized (inference-only) model cannot be saved or trained",
     # generative engine: task formats
+    # contrastive entity selector
+    "E620": "not a selector folder (no bioner_selector.json)",
+    "E621": "selector settings unreadable, or written by a newer bioner",
+    "E622": "no candidates to train or calibrate the selector on",
+    "E623": "selector training checkpoint does not match this run",
     "E701": "unknown task format (the answer format an LLM writes)",
     "E702": "invalid output labels for a task format (empty, repeated, a line break, or ':' in tags)",
     "E703": "unknown name assignment policy for the JSON format",
@@ -83,6 +88,10 @@ CODES: dict[str, str] = {
     "E732": "no training samples",
     "E733": "adapter settings file unreadable",
     "E734": "adapter and requested scheme disagree",
+    "E740": "a tuning sample cannot be scored (its answer has no tokens)",
+    "E741": "invalid curation setting (unknown strategy, ratio outside (0, 1])",
+    "E742": "the IFD histogram needs matplotlib",
+    "E743": "not a curated file (no summary beside it, or a record that is not a sample)",
     "W741": "gold entity outside every generation unit",
     "W742": "gold entity of a type the prompt does not ask for",
     "W743": "gold entity the task format cannot represent (left out of the target)",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bioner.engines.generative.engine import LLMEngine
     from bioner.engines.span import LabelSet, SpanModel
     from bioner.evaluate import Evaluation
+    from bioner.selector import SelectorRef
 
 ENV_MODEL = "BIONER_MODEL"
 DEFAULT_MODEL_NAME = "bioner-span-minilm"
@@ -343,6 +344,8 @@ def iter_extract(
     block: int = 64,
     engine: str = "span",
     llm: LLMOptions | None = None,
+    selector: SelectorRef = None,
+    selector_threshold: float | None = None,
 ) -> Iterator[Document]:
     """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order.
 
@@ -355,7 +358,27 @@ def iter_extract(
     ``engine="llm"``: a causal LM writes the entities (``llm`` options, ``load_llm``);
     ``model`` is then the base LM (default: the adapter's), and ``threshold``,
     ``flat``, ``quantize``, ``workers`` and ``per_label`` do not apply.
+    ``selector``: a selector folder or ``Selector`` that verifies every entity the engine
+    found (``Selector.select``; ``selector_threshold`` overrides its own threshold).
     """
+    found = _iter_engine(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size,
+                         threads=threads, device=device, quantize=quantize, workers=workers, per_label=per_label, block=block,
+                         engine=engine, llm=llm)
+    from bioner.selector import load_selector
+
+    stage = load_selector(selector)  # before the engine runs: a bad selector path fails before any prediction
+    if stage is None:
+        yield from found
+        return
+    for part in _blocks(found, block):
+        yield from stage.select(part, threshold=selector_threshold, engine=engine)
+
+
+def _iter_engine(
+    docs: Iterable[Document] | Document | str, labels: LabelSet | str | None, *, model: ModelRef, threshold: float | None, flat: bool,
+    multi_label: bool, batch_size: int, threads: int | None, device: str, quantize: str | None, workers: int, per_label: bool | None,
+    block: int, engine: str, llm: LLMOptions | None,
+) -> Iterator[Document]:
     if engine not in ENGINES:
         raise BionerError("E602", f"unknown engine {engine!r}", hint=f"one of: {', '.join(ENGINES)}")
     if engine == "llm":
@@ -449,6 +472,8 @@ def extract(
     per_label: bool | None = None,
     engine: str = "span",
     llm: LLMOptions | None = None,
+    selector: SelectorRef = None,
+    selector_threshold: float | None = None,
 ) -> list[Document]:
     """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
 
@@ -460,11 +485,12 @@ def extract(
     when it was trained; 0.5 for other models); ``flat=False`` keeps nested entities,
     ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
     encoder on the CPU (``SpanModel.quantize``). ``workers`` and ``per_label``: see
-    ``iter_extract``; ``engine="llm"`` and ``llm``: see ``iter_extract``. Offsets index the original text.
+    ``iter_extract``; ``engine="llm"`` and ``llm``, ``selector`` and ``selector_threshold``:
+    see ``iter_extract``. Offsets index the original text.
     """
     return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
                              batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers,
-                             per_label=per_label, engine=engine, llm=llm))
+                             per_label=per_label, engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold))
 
 
 def evaluate_model(
@@ -481,6 +507,8 @@ def evaluate_model(
     quantize: str | None = None,
     engine: str = "span",
     llm: LLMOptions | None = None,
+    selector: SelectorRef = None,
+    selector_threshold: float | None = None,
 ) -> Evaluation:
     """Predict on the gold documents' texts and score the predictions against them.
 
@@ -493,7 +521,8 @@ def evaluate_model(
     gold = list(gold)
     label_set: LabelSet = gold_labels(gold) if labels is None else labels
     pred = extract(gold, label_set, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
-                   batch_size=batch_size, threads=threads, device=device, quantize=quantize, engine=engine, llm=llm)
+                   batch_size=batch_size, threads=threads, device=device, quantize=quantize, engine=engine, llm=llm,
+                   selector=selector, selector_threshold=selector_threshold)
     return evaluate(gold, pred, labels=[name for name, _ in label_pairs(label_set)])
 
 

@@ -17,6 +17,7 @@ import bioner
 
 from .annotate import annotate_command
 from .convert import convert_command, formats_command
+from .curate import curate_command
 from .demo import demo_command
 from .download import corpora_command, download_command
 from .evaluate import evaluate_command
@@ -25,6 +26,7 @@ from .serve import serve_command
 from .stats import stats_command
 from .train import train_app
 from .train_llm import llm_command
+from .train_selector import selector_command
 
 app = typer.Typer(
     name="bioner",
@@ -58,7 +60,9 @@ app.command("demo")(demo_command)
 app.command("extract")(extract_command)
 app.command("annotate")(annotate_command)
 app.command("serve")(serve_command)
+app.command("curate")(curate_command)
 train_app.command("llm")(llm_command)
+train_app.command("selector")(selector_command)
 app.add_typer(train_app, name="train")
 
 

@@ -113,6 +113,8 @@ def annotate_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
+    selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
 ) -> None:
     """Annotate files of any size into resumable shards (atomic shard files, a manifest), locally or on Ray."""
     from bioner.annotate import annotate  # local: keep ``bioner --help`` fast
@@ -134,7 +136,8 @@ def annotate_command(
         result = annotate(
             sources, output, model=model, labels=label_set, engine=engine, threshold=threshold, nested=nested, per_label=per_label,
             out_format=fmt, shard_size=shard_size, workers=workers, ray=ray, address=address, from_format=from_format, text_unit=text_unit,
-            prefix_ids=prefix_ids, skip_invalid=skip_invalid, force=force, batch_size=batch_size, llm=llm, on_progress=view, on_start=view.start,
+            prefix_ids=prefix_ids, skip_invalid=skip_invalid, force=force, batch_size=batch_size, llm=llm, selector=selector,
+            selector_threshold=selector_threshold, on_progress=view, on_start=view.start,
         )
     finally:
         view.stop()

@@ -21,6 +21,7 @@ from ._common import QUANTIZE_HELP, handles_errors, out, parse_labels, parse_qua
 if TYPE_CHECKING:
     from bioner.evaluate import Evaluation
     from bioner.models import LLMOptions, ModelRef
+    from bioner.selector import SelectorRef
 
 
 def evaluate_sources(
@@ -33,17 +34,24 @@ def evaluate_sources(
     root: PathLike | None = None,
     gold_report: Report | None = None,
     pred_report: Report | None = None,
+    selector: SelectorRef = None,
+    selector_threshold: float | None = None,
 ) -> Evaluation:
     """Evaluate ``pred`` against ``gold``; each is a file, a brat directory or ``corpus:split``.
 
     Invalid records of registered corpora are skipped and counted in the side's report
-    (as ``corpora.load`` does); a file's first invalid record raises.
+    (as ``corpora.load`` does); a file's first invalid record raises. ``selector``:
+    the predictions are verified by it first (any engine's saved output can be).
     """
     from bioner.evaluate import evaluate  # local: keep ``bioner --help`` fast
+    from bioner.selector import load_selector
 
+    stage = load_selector(selector)
     g_ref, p_ref = parse_source(gold), parse_source(pred)
     g_docs = read_source(g_ref, format=gold_format, report=gold_report, root=root)
     p_docs = read_source(p_ref, format=pred_format, report=pred_report, root=root)
+    if stage is not None:
+        p_docs = stage.select(p_docs, threshold=selector_threshold)
     return evaluate(g_docs, p_docs, labels=labels)
 
 
@@ -64,13 +72,15 @@ def evaluate_model_source(
     save_predictions: PathLike | None = None,
     engine: str = "span",
     llm: LLMOptions | None = None,
+    selector: SelectorRef = None,
+    selector_threshold: float | None = None,
 ) -> Evaluation:
     """Run ``model`` on the texts of ``gold`` (a file, brat directory or ``corpus:split``) and score it.
 
     The label set is the corpus's types with their natural-language prompts for a
     registered corpus, else the gold's own types (``labels`` keeps only those types).
     ``limit`` scores the first documents only. ``save_predictions`` writes the
-    predictions (format from the extension). ``engine``/``llm``: see ``bioner.models.iter_extract``.
+    predictions (format from the extension). ``engine``/``llm``/``selector``: see ``bioner.models.iter_extract``.
     """
     import bioner.io
     from bioner.evaluate import evaluate
@@ -84,7 +94,7 @@ def evaluate_model_source(
         docs = docs[:limit]
     label_set = known if known is not None else gold_labels(docs, types)
     pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize,
-                   engine=engine, llm=llm)
+                   engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold)
     if save_predictions is not None:
         bioner.io.write(pred, save_predictions)
     return evaluate(docs, pred, labels=list(label_set))
@@ -115,6 +125,8 @@ def evaluate_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence.")] = 256,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify the predictions (a model's or --pred's) with this selector folder before scoring.")] = None,
+    selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
 ) -> None:
     """Score predictions against gold: strict and relaxed, micro and macro, per type.
 
@@ -122,6 +134,8 @@ def evaluate_command(
     """
     from bioner.evaluate import render
 
+    if selector_threshold is not None and selector is None:
+        raise typer.BadParameter("--selector-threshold needs --selector", param_hint="--selector-threshold")
     if corpus is not None and gold is not None:
         raise typer.BadParameter("give --gold or --corpus, not both")
     gold_src = f"{corpus}:{split}" if corpus is not None else gold
@@ -137,7 +151,8 @@ def evaluate_command(
         with status("Predicting and evaluating"):
             ev = evaluate_model_source(gold_src, model, gold_format=gold_format, labels=parse_labels(labels), limit=limit, gold_report=g_report,
                                        threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads,
-                                       quantize=parse_quantize(quantize), save_predictions=save_predictions, engine=engine, llm=llm)
+                                       quantize=parse_quantize(quantize), save_predictions=save_predictions, engine=engine, llm=llm,
+                                       selector=selector, selector_threshold=selector_threshold)
         print_report(g_report, what=f"gold {gold_src}")
     else:
         if model is not None or limit is not None or save_predictions is not None:
@@ -145,7 +160,7 @@ def evaluate_command(
         p_report = Report(skip_invalid=default_skip_invalid(parse_source(pred)))
         with status("Evaluating"):
             ev = evaluate_sources(gold_src, pred, gold_format=gold_format, pred_format=pred_format, labels=parse_labels(labels),
-                                  gold_report=g_report, pred_report=p_report)
+                                  gold_report=g_report, pred_report=p_report, selector=selector, selector_threshold=selector_threshold)
         print_report(g_report, what=f"gold {gold_src}")
         print_report(p_report, what=f"predictions {pred}")
     if as_json:

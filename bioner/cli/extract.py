@@ -154,8 +154,10 @@ def extract_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server (vLLM, llama.cpp, Ollama) serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
+    selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own, chosen on dev data).")] = None,
 ) -> None:
-    """Find biomedical entities in a text or a file with a span model or an LLM."""
+    """Find biomedical entities in a text or a file with a span model or an LLM, optionally verified by a selector."""
     from bioner.models import ENGINES, LLMOptions, iter_extract, load_llm, load_model, resolve_model  # local: keep ``bioner --help`` fast
 
     if engine not in ENGINES:
@@ -169,6 +171,14 @@ def extract_command(
     with status(f"Reading {input_path}" if input_path else "Reading"):
         docs = _documents(text, input_path, from_format, read_report)
     print_report(read_report, what=f"input {input_path}")
+    if selector_threshold is not None and selector is None:
+        raise typer.BadParameter("--selector-threshold needs --selector", param_hint="--selector-threshold")
+    stage = None
+    if selector is not None:
+        from bioner.selector import load_selector
+
+        with status("Loading the selector"):
+            stage = load_selector(selector)
     llm = LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens)
     if engine == "llm":
         with status("Loading the LLM"):
@@ -189,7 +199,7 @@ def extract_command(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
                      quantize=quantized, workers=workers,
                      per_label=per_label, block=BLOCK if workers == 1 else WORKER_BLOCK,
-                     engine=engine, llm=llm),
+                     engine=engine, llm=llm, selector=stage, selector_threshold=selector_threshold),
         len(docs), "Extracting",
     )
     if dest.kind == "jsonl":
@@ -202,6 +212,10 @@ def extract_command(
         found = list(stream)
         n = sum(len(d.entities) for d in found)
         setting = "" if engine == "llm" else f", threshold {threshold if threshold is not None else 'the model default'}"
+        if stage is not None:
+            rejected = sum(d.metadata.get("selector", {}).get("rejected", 0) for d in found)
+            cut = stage.threshold if selector_threshold is None else selector_threshold
+            setting += f"; selector {selector} (threshold {cut:.3f}) rejected {rejected}"
         title = f"{n} entities in {len(found)} document(s); model {model_name}{setting}"
         out().print(entity_table(found, title))
         return

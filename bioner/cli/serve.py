@@ -34,6 +34,7 @@ def serve_command(
     scheme: Annotated[str | None, typer.Option("--scheme", help="With --llm: json or tags (default: what the adapter was tuned for).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --llm: an OpenAI-compatible server serving --llm-model, instead of a local model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --llm: longest answer per sentence, in tokens.")] = 256,
+    selector: Annotated[str | None, typer.Option("--selector", help="Verify every entity of every model with this selector folder.")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")] = True,
 ) -> None:
@@ -52,4 +53,5 @@ def serve_command(
     except ValueError as exc:
         raise BionerError("E815", str(exc)) from None
     serve(model or [None], host=host, port=port, settings=settings, threads=threads, quantize=quantized, llm=llm, llm_model=llm_model,
-          llm_options=LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens), log_level=log_level, access_log=access_log)
+          llm_options=LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens), selector=selector, log_level=log_level,
+          access_log=access_log)

@@ -24,7 +24,7 @@ from ._common import _interactive, handles_errors, out, print_report
 from .train import _file_docs, _sample, load_config
 
 if TYPE_CHECKING:
-    from bioner.engines.generative.train import LLMTrainResult, Part
+    from bioner.engines.generative.train import LLMTrainResult, Part, Sample
 
 SCHEMES = ("json", "tags")
 
@@ -35,6 +35,7 @@ class LLMTrainOptions:
 
     corpus: list[str] = field(default_factory=list)
     train_file: list[str] = field(default_factory=list)
+    curated: list[str] = field(default_factory=list)  # files written by `bioner curate`: their samples as they are
     output: str = "runs/llm"
     model: str = "gemma3-270m"
     scheme: str = "json"
@@ -77,7 +78,7 @@ def load_parts(opts: LLMTrainOptions, report: Report) -> list[Part]:
     from bioner.engines.generative.train import Part
 
     if not opts.corpus and not opts.train_file:
-        raise BionerError("E605", "no training data", hint="give --corpus NAME (repeatable) or --train-file FILE")
+        raise BionerError("E605", "no training data", hint="give --corpus NAME (repeatable), --train-file FILE or --curated FILE")
     parts: list[Part] = []
     for name in opts.corpus:
         info = corpora.get(name)
@@ -104,7 +105,13 @@ def train_llm_model(opts: LLMTrainOptions, *, progress: bool = False, report: Re
     if opts.scheme not in SCHEMES:
         raise BionerError("E701", f"unknown scheme {opts.scheme!r}", hint=f"one of: {', '.join(SCHEMES)}")
     report = report if report is not None else Report(skip_invalid=True)
-    parts = load_parts(opts, report)
+    if opts.curated:
+        if opts.corpus or opts.train_file:
+            raise BionerError("E732", "give --curated files or --corpus/--train-file, not both",
+                              hint="curate the corpora together with `bioner curate`, then tune on that file")
+        samples, types = curated_samples(opts)
+    else:
+        parts = load_parts(opts, report)  # data errors before minutes of model loading
     if opts.threads:
         import torch
 
@@ -112,16 +119,37 @@ def train_llm_model(opts: LLMTrainOptions, *, progress: bool = False, report: Re
     lm = load_causal_lm(opts.model)
     config = LLMTrainConfig(scheme=opts.scheme, max_steps=opts.steps, batch_size=opts.batch_size, grad_accum=opts.grad_accum, lr=opts.lr,
                             lora_r=opts.lora_r, lora_alpha=opts.lora_alpha, max_len=opts.max_len, definitions=opts.definitions, seed=opts.seed)
-    samples = build_samples(parts, opts.scheme, lm.tokenizer, definitions=opts.definitions, report=report)
-    types = {p.name: [{"name": s.name, "label": s.label, "definition": s.definition} for s in p.types] for p in parts}
+    if not opts.curated:
+        samples = build_samples(parts, opts.scheme, lm.tokenizer, definitions=opts.definitions, report=report)
+        types = {p.name: [{"name": s.name, "label": s.label, "definition": s.definition} for s in p.types] for p in parts}
     return train_llm(lm.model, lm.tokenizer, samples, output_dir=opts.output, config=config, base_model=opts.model, types=types,
                      max_steps=opts.max_steps, resume=opts.resume, progress=progress, report=report)
+
+
+def curated_samples(opts: LLMTrainOptions) -> tuple[list[Sample], dict[str, list[dict[str, str]]]]:
+    """The samples of ``opts.curated`` files and their types; each file's scheme must be the run's."""
+    from bioner.curation import read_curated
+
+    samples: list[Sample] = []
+    types: dict[str, list[dict[str, str]]] = {}
+    for path in opts.curated:
+        got, meta = read_curated(path)
+        if meta.get("scheme") != opts.scheme:
+            raise BionerError("E734", f"{path} was curated for scheme {meta.get('scheme')!r}, this run tunes {opts.scheme!r}", file=path,
+                              hint=f"add --scheme {meta.get('scheme')}, or curate again with --scheme {opts.scheme}")
+        if meta.get("target_model") not in (None, opts.model):
+            raise BionerError("E734", f"{path} holds prompts rendered for {meta.get('target_model')!r}, this run tunes {opts.model!r}", file=path,
+                              hint="curate with --model set to the model you tune (prompt templates differ between models)")
+        samples.extend(got)
+        types.update(meta.get("types", {}))
+    return samples, types
 
 
 @handles_errors
 def llm_command(
     corpus: Annotated[list[str] | None, typer.Option("--corpus", "-c", help="Registered corpus to tune on (repeatable): its train split and types.")] = None,
     train_file: Annotated[list[str] | None, typer.Option("--train-file", help="Training file in any readable format (repeatable).")] = None,
+    curated: Annotated[list[str] | None, typer.Option("--curated", help="Tune on the samples of a file written by `bioner curate` (repeatable).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML or JSON file of options (keys as below); flags override it.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Run folder: checkpoints, and the adapter in <output>/adapter. (default: runs/llm)")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Base causal LM: Hub name, folder, or gemma3-270m (packaged). (default: gemma3-270m)")] = None,
@@ -141,7 +169,7 @@ def llm_command(
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
 ) -> None:
     """LoRA-tune a causal LM (default: Gemma 3 270M) to write entities as JSON or symbolic tags."""
-    flags = {"corpus": corpus or [], "train_file": train_file or [], "output": output, "model": model, "scheme": scheme, "steps": steps,
+    flags = {"corpus": corpus or [], "train_file": train_file or [], "curated": curated or [], "output": output, "model": model, "scheme": scheme, "steps": steps,
              "batch_size": batch_size, "grad_accum": grad_accum, "lr": lr, "lora_r": lora_r, "max_len": max_len, "definitions": definitions,
              "train_sample": train_sample, "max_steps": max_steps, "threads": threads, "seed": seed, "resume": resume, "root": root}
     try:

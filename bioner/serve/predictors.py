@@ -21,6 +21,7 @@ from bioner.models import DEFAULT_LABELS
 if TYPE_CHECKING:
     from bioner.engines.generative.engine import LLMEngine
     from bioner.engines.span import SpanModel
+    from bioner.selector.model import Selector
 
 Pairs = tuple[tuple[str, str], ...]  # (label, prompt) in prompt order: hashable, unlike a dict
 
@@ -119,6 +120,24 @@ class FunctionPredictor(Predictor):
 
     def predict(self, docs: list[Document], options: Options) -> list[Document]:
         return self.fn(docs, options)
+
+
+class SelectedPredictor(Predictor):
+    """Another predictor whose every entity is then verified by a selector (``bioner.selector``)."""
+
+    def __init__(self, inner: Predictor, selector: Selector) -> None:
+        self.inner = inner
+        self.selector = selector
+        self.name = inner.name
+        self.engine = inner.engine
+        self.default_labels = inner.default_labels
+        self.default_threshold = inner.default_threshold
+
+    def predict(self, docs: list[Document], options: Options) -> list[Document]:
+        return self.selector.select(self.inner.predict(docs, options), engine=self.engine)
+
+    def info(self) -> dict[str, Any]:
+        return {**self.inner.info(), "selector": {"base": self.selector.settings.base, "threshold": self.selector.threshold_for(self.engine)}}
 
 
 def as_predictor(obj: Any, *, batch_size: int = 8) -> Predictor:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .predictors import LLMPredictor, Predictor, SpanPredictor
+from .predictors import LLMPredictor, Predictor, SelectedPredictor, SpanPredictor
 from .settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -50,15 +50,21 @@ def load_predictors(
     llm: bool = False,
     llm_model: str | None = None,
     llm_options: LLMOptions | None = None,
+    selector: str | os.PathLike[str] | None = None,
 ) -> list[Predictor]:
-    """Load the span models (None: the default model) and, with ``llm``, an LLM engine; raise BionerError (E601, E71x) when one cannot load."""
+    """Load the span models (None: the default model) and, with ``llm``, an LLM engine; raise BionerError (E601, E71x) when one cannot load.
+
+    ``selector``: a selector folder that verifies every entity of every model (E620 when it is not one).
+    """
     from bioner.models import load_llm, load_model
+    from bioner.selector import load_selector
 
     settings = settings or ServeSettings()
+    stage = load_selector(selector)
     out: list[Predictor] = [SpanPredictor(load_model(m, threads=threads, quantize=quantize), batch_size=settings.batch_size) for m in models]
     if llm:
         out.append(LLMPredictor(load_llm(llm_model, llm_options, threads=threads, batch_size=min(settings.batch_size, 16))))
-    return out
+    return out if stage is None else [SelectedPredictor(p, stage) for p in out]
 
 
 def uvicorn_config(app: FastAPI, *, host: str = LOOPBACK, port: int = 8000, settings: ServeSettings | None = None,
@@ -82,6 +88,7 @@ def serve(
     llm: bool = False,
     llm_model: str | None = None,
     llm_options: LLMOptions | None = None,
+    selector: str | os.PathLike[str] | None = None,
     log_level: str = "info",
     access_log: bool = True,
 ) -> None:
@@ -92,7 +99,8 @@ def serve(
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer's own threads fight torch's on a small machine
     settings = settings or ServeSettings()
-    predictors = load_predictors(models, settings=settings, threads=threads, quantize=quantize, llm=llm, llm_model=llm_model, llm_options=llm_options)
+    predictors = load_predictors(models, settings=settings, threads=threads, quantize=quantize, llm=llm, llm_model=llm_model, llm_options=llm_options,
+                                 selector=selector)
     if not is_loopback(host):
         log.warning("listening on %s: the service has no authentication; anyone who can reach this address can use it", host)
     app = create_app(predictors, settings)

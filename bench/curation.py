@@ -1,0 +1,238 @@
+"""Hybrid Superfiltering experiment: does tuning on IFD-selected data beat tuning on all of it?
+
+Run (every step resumes and caches; steps may run in separate processes or sessions):
+    .venv/bin/python bench/curation.py score                 # IFD of every training sample (weak model: Gemma 3 270M), timed
+    .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
+    .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
+    .venv/bin/python bench/curation.py eval NAME
+    .venv/bin/python bench/curation.py all                   # every missing run: train, evaluate; then the table
+    .venv/bin/python bench/curation.py table
+
+Design. Corpora: NCBI-disease and BC5CDR-disease (train splits). Strategies
+(``bioner.curation``): full data; hybrid (IFD < 1, top 50% of positives by IFD, every
+negative); random 50% of positives + every negative; IFD top 50% without negatives.
+Each run tunes Gemma 3 270M + LoRA in the JSON format with exactly the budget of
+bench/llm_engines.py (the same optimizer steps, batch, accumulation, learning rate
+and LoRA recipe), for seeds 0 and 1 (the seed orders the data, and draws the random
+strategy's sample). Test: bench/llm_engines.py's fixed test subsets (NCBI-disease 20
+documents; BC5CDR-disease: the same 20 documents as its BC5CDR rows, disease type only),
+strict entity-level micro F1. The weak model scoring IFD is the base model itself
+(Gemma 3 270M), as BioSelectTune scores with a small model of the target's family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import llm_engines as lb  # noqa: E402  the generative bench: budget, base model, test subsets
+
+from bioner import corpora  # noqa: E402
+from bioner.doc import Document  # noqa: E402
+
+OUT = ROOT / "runs" / "curation"
+RESULTS = ROOT / "bench" / "results" / "curation.json"
+TABLE = ROOT / "bench" / "results" / "curation.md"
+CORPORA = ("ncbi-disease", "bc5cdr-disease")
+STRATEGIES = ("full", "hybrid", "random", "ifd-only")
+SEEDS = (0, 1)
+RATIO = 0.5
+SCHEME = "json"
+SUBSET_OF = {"ncbi-disease": "ncbi-disease", "bc5cdr-disease": "bc5cdr"}  # whose llm_engines test subset each corpus uses
+
+
+def run_names() -> list[str]:
+    return [f"{c}-{s}-s{seed}" for c in CORPORA for s in STRATEGIES for seed in SEEDS]
+
+
+def parse(name: str) -> tuple[str, str, int]:
+    head, _, seed = name.rpartition("-s")
+    corpus = next(c for c in CORPORA if head.startswith(c + "-"))
+    return corpus, head[len(corpus) + 1:], int(seed)
+
+
+def _lm() -> Any:
+    return lb.load_base(lb.BASE)
+
+
+def samples_of(corpus: str, tokenizer: Any) -> list[Any]:
+    from bioner.engines.generative.train import Part, build_samples
+    from bioner.errors import Report
+
+    part = Part(corpus, list(corpora.load(corpus, "train")), lb.specs_of(corpus))
+    return build_samples([part], SCHEME, tokenizer, report=Report(skip_invalid=True))
+
+
+def scored_of(corpus: str, lm: Any, *, log: bool = True) -> tuple[list[Any], float]:
+    """Every training sample of ``corpus`` with its IFD (from the cache where present), and the seconds spent scoring now."""
+    from bioner import curation
+
+    samples = samples_of(corpus, lm.tokenizer)
+    cache = curation.ScoreCache(OUT / f"ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
+    t0 = time.perf_counter()
+    scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0)
+    return scored, time.perf_counter() - t0
+
+
+def _save(key: str, row: dict[str, Any]) -> None:
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    results[key] = row
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, RESULTS)
+
+
+def score() -> None:
+    from bioner import curation
+
+    lm = _lm()
+    for corpus in CORPORA:
+        scored, seconds = scored_of(corpus, lm)
+        sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
+        info = curation.summary(sel, scored)
+        _save(f"scoring|{corpus}", {"samples": len(scored), "seconds": round(seconds, 1), "threads": _threads(), **info})
+        curation.histogram_png(scored, TABLE.with_name(f"curation-ifd-{corpus}.png"), title=f"IFD of {corpus} train samples (json), Gemma 3 270M")
+        print(f"{corpus}: {len(scored)} samples scored in {seconds:.0f} s; {info['groups']}", flush=True)
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def byhand() -> None:
+    """Three samples: PPLs and IFD from the full model's logits, token by token, beside the tool's batched values."""
+    import torch
+
+    from bioner.engines.generative.prompts import prompt_ids
+
+    lm = _lm()
+    corpus = CORPORA[0]
+    scored, _ = scored_of(corpus, lm, log=False)
+    picks = [next(s for s in scored if s.positive), next(s for s in scored if not s.positive),
+             next(s for s in scored if s.positive and s.sample.entities >= 2)]
+    rows = []
+    for s in picks:
+        answer = lm.tokenizer(s.sample.answer, add_special_tokens=False)["input_ids"]
+        nll = {}
+        for kind, prefix in (("conditional", prompt_ids(lm.tokenizer, s.sample.prompt)), ("answer", [lm.tokenizer.bos_token_id])):
+            with torch.no_grad():
+                logp = torch.log_softmax(lm.model(torch.tensor([prefix + answer])).logits[0].float(), -1)
+            nll[kind] = -sum(float(logp[len(prefix) - 1 + k, t]) for k, t in enumerate(answer)) / len(answer)
+        by_hand = math.exp(nll["conditional"]) / math.exp(nll["answer"])
+        rows.append({"doc": s.sample.doc_id, "start": s.sample.start, "answer": s.sample.answer[:80], "tokens": len(answer),
+                     "ppl_conditional": round(math.exp(nll["conditional"]), 4), "ppl_answer": round(math.exp(nll["answer"]), 4),
+                     "ifd_by_hand": round(by_hand, 6), "ifd_tool": round(s.ifd, 6)})
+        print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
+    _save("byhand", {"corpus": corpus, "rows": rows})
+
+
+def subset(corpus: str) -> list[Document]:
+    ids = [d.id for d in lb.subset_docs(SUBSET_OF[corpus])]
+    docs = {d.id: d for d in corpora.load(corpus, "test")}
+    return [docs[i] for i in ids]
+
+
+def train(name: str) -> None:
+    from bioner import curation
+    from bioner.engines.generative.train import LLMTrainConfig, train_llm
+    from bioner.errors import Report
+
+    corpus, strategy, seed = parse(name)
+    lm = _lm()
+    scored, _ = scored_of(corpus, lm, log=False)
+    sel = curation.select(scored, ratio=RATIO, strategy=strategy, seed=seed)
+    print(f"{name}: {len(sel.kept)} of {len(scored)} samples; {sel.groups}", flush=True)
+    config = LLMTrainConfig(scheme=SCHEME, max_steps=lb.STEPS, batch_size=lb.BATCH, grad_accum=lb.ACCUM, lr=lb.LR, save_every=10, seed=seed)
+    types = {corpus: [{"name": s.name, "label": s.label, "definition": s.definition} for s in lb.specs_of(corpus)]}
+    result = train_llm(lm.model, lm.tokenizer, [s.sample for s in sel.kept], output_dir=OUT / name, config=config, base_model=lb.BASE,
+                       types=types, report=Report(skip_invalid=True), progress=False, log_every=5)
+    print(json.dumps({"run": name, "steps": result.steps, "finished": result.finished, "seconds": round(result.seconds, 1)}), flush=True)
+    _save(f"train|{name}", {"kept": len(sel.kept), "groups": sel.groups, "steps": result.steps, "finished": result.finished})
+
+
+def evaluate_run(name: str) -> None:
+    from bioner.engines.generative.backends import LocalBackend
+    from bioner.engines.generative.engine import LLMEngine
+    from bioner.evaluate import evaluate
+
+    corpus, strategy, seed = parse(name)
+    adapter = OUT / name / "adapter"
+    if not adapter.is_dir():
+        raise SystemExit(f"{name}: no adapter yet; run `train {name}` first")
+    lm = lb.load_base(lb.BASE, adapter)
+    engine = LLMEngine(LocalBackend(lm, batch_size=8), SCHEME, tokenizer=lm.tokenizer, name=f"llm:{name}")
+    gold = subset(corpus)
+    pred = engine.predict([d.copy(entities=[]) for d in gold], lb.specs_of(corpus))
+    ev = evaluate(gold, pred)
+    s = ev.strict.micro
+    row = {"corpus": corpus, "strategy": strategy, "seed": seed, "docs": len(gold), "precision": round(100 * s.precision, 2),
+           "recall": round(100 * s.recall, 2), "f1": round(100 * s.f1, 2), "relaxed_f1": round(100 * ev.relaxed.micro.f1, 2)}
+    _save(f"eval|{name}", row)
+    print(json.dumps(row), flush=True)
+
+
+def table() -> str:
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    lines = ["| corpus | strategy | samples kept | " + " | ".join(f"F1 seed {s}" for s in SEEDS) + " | mean strict F1 |",
+             "|---|---|---|" + "---|" * len(SEEDS) + "---|"]
+    for corpus in CORPORA:
+        for strategy in STRATEGIES:
+            f1s = [results.get(f"eval|{corpus}-{strategy}-s{seed}", {}).get("f1") for seed in SEEDS]
+            kept = results.get(f"train|{corpus}-{strategy}-s0", {}).get("kept", "")
+            have = [x for x in f1s if x is not None]
+            mean = f"{sum(have) / len(have):.2f}" if len(have) == len(SEEDS) else "pending"
+            lines.append(f"| {corpus} | {strategy} | {kept} | " + " | ".join("pending" if x is None else f"{x:.2f}" for x in f1s) + f" | {mean} |")
+    scoring = [f"{c}: {results[f'scoring|{c}']['samples']} samples in {results[f'scoring|{c}']['seconds']:.0f} s "
+               f"({results[f'scoring|{c}']['threads']} thread)" for c in CORPORA if f"scoring|{c}" in results]
+    return "\n".join(lines) + ("\n\nIFD scoring wall time: " + "; ".join(scoring) if scoring else "")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["score", "byhand", "train", "eval", "all", "table"])
+    ap.add_argument("runs", nargs="*", help=f"runs: {', '.join(run_names()[:3])} ...")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    OUT.mkdir(parents=True, exist_ok=True)
+    runs = args.runs or run_names()
+    if args.command == "score":
+        score()
+    elif args.command == "byhand":
+        byhand()
+    elif args.command in ("train", "all"):
+        done = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+        for r in runs:
+            if not (OUT / r / "adapter").is_dir():
+                train(r)
+            if args.command == "all" and f"eval|{r}" not in done:
+                evaluate_run(r)
+    elif args.command == "eval":
+        for r in runs:
+            evaluate_run(r)
+    text = table()
+    print(text)
+    TABLE.write_text("# Hybrid Superfiltering: IFD-curated vs full data (Gemma 3 270M + LoRA, JSON)\n\n"
+                     "Command: `.venv/bin/python bench/curation.py all` (steps: `score`, `byhand`, `train NAME`, `eval NAME`). "
+                     f"Budget per run: {lb.STEPS} steps x {lb.BATCH * lb.ACCUM} samples, lr {lb.LR} (bench/llm_engines.py's); ratio {RATIO}.\n\n"
+                     + text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

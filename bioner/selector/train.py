@@ -1,0 +1,384 @@
+"""Training the selector: binary cross-entropy plus a contrastive term, then a threshold chosen on dev.
+
+Each gold candidate and its negatives (perturbations, and engine false positives that
+overlap it) form a *group*; batches are made of whole groups. The loss is the mean
+binary cross-entropy over candidates plus ``contrastive`` x the mean, over groups
+with a gold candidate and at least one negative, of ``-log softmax(group logits)[gold]``:
+the gold span's score is pushed above those of its own near-misses, which plain
+cross-entropy on independent candidates does not ask for.
+
+The acceptance threshold is chosen on dev data to maximise strict micro F1 of the
+engines' dev predictions after selection (``choose_threshold``); the F1 without the
+selector is one of the points it chooses from, so on dev the selector never lowers it.
+Without engine predictions on dev, the threshold maximises the F1 of accepting gold
+candidates among the dev candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bioner.doc import Document, Entity
+from bioner.engines import training
+from bioner.errors import BionerError
+
+from .candidates import Candidate, engine_candidates, gold_candidates, kind_counts
+from .model import Selector
+
+CHECKPOINT = "checkpoint"
+MODEL_DIR = "selector"
+
+
+@dataclass
+class Part:
+    """A corpus or file: gold documents, the types to verify, and engine predictions on the same documents."""
+
+    name: str
+    gold: list[Document]
+    types: list[str]
+    predictions: dict[str, list[Document]] = field(default_factory=dict)  # engine name -> its Documents, in gold order
+
+
+@dataclass
+class SelectorTrainConfig:
+    epochs: int = 1
+    batch_size: int = 32  # candidates per optimizer step (whole groups; a larger group is a batch of its own)
+    lr: float = 3e-5  # encoder
+    head_lr: float = 1e-3  # the new classification head
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    contrastive: float = 1.0  # weight of the contrastive term (0: plain cross-entropy)
+    per_gold: int | None = 4  # perturbations drawn per gold entity (None: all)
+    max_grad_norm: float = 1.0
+    save_every: int = 100  # steps between checkpoints
+    max_steps: int | None = None  # stop this call after N steps in total (run again to continue)
+    save_half: bool = True  # store float16 weights (half the size); the threshold is chosen with exactly those weights
+    seed: int = 0
+
+
+@dataclass
+class SelectorTrainResult:
+    output: Path  # where the selector is (or will be, once ``finished``) saved
+    steps: int
+    finished: bool
+    threshold: float
+    candidates: dict[str, int]  # kind -> count, training candidates
+    dev: dict[str, dict[str, dict[str, float]]]  # "part/engine" -> {"without": P/R/F1, "with": P/R/F1}
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["output"] = str(self.output)
+        return d
+
+
+def build_candidates(parts: Sequence[Part], *, per_gold: int | None, seed: int) -> tuple[list[tuple[str, Entity]], list[Candidate]]:
+    """The candidates of ``parts`` in one list, and the (text, entity) item each refers to."""
+    texts: list[str] = []
+    cands: list[Candidate] = []
+    for part in parts:
+        start, base = len(texts), len(cands)
+        gold = gold_candidates(part.gold, part.types, per_gold=per_gold, seed=seed, start=start, base=base)
+        cands.extend(gold)
+        for engine, pred in sorted(part.predictions.items()):
+            cands.extend(engine_candidates(part.gold, pred, engine, gold, start=start, base=base, types=part.types))
+        texts.extend(d.text for d in part.gold)
+    return [(texts[c.doc], c.entity) for c in cands], cands
+
+
+def groups_of(cands: Sequence[Candidate]) -> list[list[int]]:
+    """Candidate indices grouped: each gold candidate first, then its negatives; ungrouped negatives alone."""
+    members: dict[int, list[int]] = {}
+    alone: list[list[int]] = []
+    for k, c in enumerate(cands):
+        if c.kind == "gold":
+            members.setdefault(k, []).insert(0, k)
+        elif c.group >= 0:
+            members.setdefault(c.group, []).append(k)
+        else:
+            alone.append([k])
+    return list(members.values()) + alone
+
+
+def epoch_batches(groups: Sequence[Sequence[int]], batch_size: int, seed: int, epoch: int) -> list[list[list[int]]]:
+    """Shuffled groups packed into batches of about ``batch_size`` candidates; a function of seed and epoch only (resume replays it)."""
+    order = list(range(len(groups)))
+    random.Random(f"selector:{seed}:epoch:{epoch}").shuffle(order)
+    batches: list[list[list[int]]] = []
+    cur: list[list[int]] = []
+    size = 0
+    for g in order:
+        if cur and size + len(groups[g]) > batch_size:
+            batches.append(cur)
+            cur, size = [], 0
+        cur.append(list(groups[g]))
+        size += len(groups[g])
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def loss_of(logits: Any, targets: Any, groups: Sequence[Sequence[int]], contrastive: float) -> Any:
+    """Mean BCE over the batch plus ``contrastive`` x mean group softmax loss; ``groups`` index into ``logits``, gold first."""
+    import torch
+    import torch.nn.functional as F
+
+    loss = F.binary_cross_entropy_with_logits(logits, targets)
+    terms = [-torch.log_softmax(logits[list(g)], dim=0)[0] for g in groups if len(g) > 1 and targets[g[0]] > 0.5]
+    if contrastive > 0 and terms:
+        loss = loss + contrastive * torch.stack(terms).mean()
+    return loss
+
+
+def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: str) -> str:
+    h = hashlib.sha256()
+    for c in cands:
+        h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
+    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every")}
+    h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _optimizer(selector: Selector, config: SelectorTrainConfig) -> Any:
+    import torch
+
+    prefix = getattr(selector.model, "base_model_prefix", "")
+    body: list[Any] = []
+    head: list[Any] = []
+    for name, p in selector.model.named_parameters():
+        (body if prefix and name.startswith(prefix + ".") else head).append(p)
+    return torch.optim.AdamW([{"params": body, "lr": config.lr}, {"params": head, "lr": config.head_lr}],
+                             weight_decay=config.weight_decay)
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * (2 * p * r / (p + r) if p + r else 0.0), 2)}
+
+
+@dataclass
+class _Scored:
+    """Dev predictions of one engine on one part, with selector probabilities, against gold keys."""
+
+    name: str
+    gold: int  # gold entities of the part's types
+    hits: list[tuple[float, bool]]  # (probability, matches gold) per distinct prediction
+
+
+def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[_Scored]:
+    out = []
+    for part in parts:
+        keep = set(part.types)
+        gold_keys = [{e.key() for e in d.entities if e.label in keep} for d in part.gold]
+        for engine, pred in sorted(part.predictions.items()):
+            items, hit = [], []
+            for d, keys in zip(pred, gold_keys, strict=True):
+                for key in sorted({e.key() for e in d.entities if e.label in keep}):
+                    items.append((d.text, Entity(*key)))
+                    hit.append(key in keys)
+            probs = selector.score(items, batch_size=batch_size)
+            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True))))
+    return out
+
+
+def choose_threshold(scored: Sequence[_Scored]) -> tuple[float, float]:
+    """(threshold, pooled strict F1): the cut on selector probability that maximises micro F1 over every engine and part.
+
+    Candidate cuts are 0 (keep everything: the engines' own F1) and each midpoint between
+    consecutive distinct probabilities; ties go to the lower cut (more recall).
+    """
+    pooled = sorted(((p, h) for s in scored for p, h in s.hits), reverse=True)
+    gold = sum(s.gold for s in scored)
+    if not pooled:
+        raise BionerError("E622", "no dev predictions to choose the selector threshold on")
+    tp_all = sum(h for _, h in pooled)
+    best = (2 * tp_all / (len(pooled) + gold) if pooled or gold else 0.0, 0.0)
+    tp = 0
+    for k, (p, h) in enumerate(pooled):
+        tp += h
+        nxt = pooled[k + 1][0] if k + 1 < len(pooled) else 0.0
+        if nxt == p:
+            continue  # a cut cannot fall between equal probabilities
+        f1 = 2 * tp / (k + 1 + gold) if k + 1 + gold else 0.0
+        cut = (p + nxt) / 2
+        if f1 > best[0] or (f1 == best[0] and cut < best[1]):
+            best = (f1, cut)
+    return best[1], 100 * best[0]
+
+
+def engine_of(name: str) -> str:
+    """The engine kind of a prediction set's name: "span@0.3" and "span" -> "span"; "llm:ncbi-tags" -> "llm"."""
+    return name.split("/")[-1].split("@")[0].split(":")[0]
+
+
+def calibrate(scored: Sequence[_Scored]) -> dict[str, float]:
+    """A threshold per engine kind, each chosen on that engine's dev predictions (pooled over parts)."""
+    kinds = sorted({engine_of(s.name) for s in scored})
+    return {k: round(choose_threshold([s for s in scored if engine_of(s.name) == k])[0], 6) for k in kinds}
+
+
+def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
+    """Choose (or re-choose) the selector's per-engine thresholds on ``dev`` parts' engine predictions; the dev table before and after."""
+    scored = _scored(selector, dev, batch_size)
+    if not scored:
+        raise BionerError("E622", "no dev predictions to calibrate the selector on")
+    selector.settings.thresholds = {**selector.settings.thresholds, **calibrate(scored)}
+    return {s.name: _dev_table([s], selector.threshold_for(engine_of(s.name)))[s.name] for s in scored}
+
+
+def _candidate_threshold(selector: Selector, items: Sequence[tuple[str, Entity]], cands: Sequence[Candidate], batch_size: int) -> float:
+    """Without engine predictions: the cut that best separates gold from perturbed dev candidates (F1 of accepting gold)."""
+    probs = selector.score(items, batch_size=batch_size)
+    gold = sum(c.target for c in cands)
+    s = _Scored("candidates", gold, [(p, bool(c.target)) for p, c in zip(probs, cands, strict=True)])
+    return choose_threshold([s])[0]
+
+
+def _dev_table(scored: Sequence[_Scored], cut: float) -> dict[str, dict[str, dict[str, float]]]:
+    table = {}
+    for s in scored:
+        tp0 = sum(h for _, h in s.hits)
+        kept = [(p, h) for p, h in s.hits if p >= cut]
+        tp1 = sum(h for _, h in kept)
+        table[s.name] = {"without": _prf(tp0, len(s.hits) - tp0, s.gold - tp0), "with": _prf(tp1, len(kept) - tp1, s.gold - tp1)}
+    return table
+
+
+def train_selector(
+    selector: Selector,
+    train: Sequence[Part],
+    dev: Sequence[Part] = (),
+    *,
+    output_dir: str | os.PathLike[str],
+    config: SelectorTrainConfig | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    log_every: int = 0,
+    score_batch_size: int = 64,
+) -> SelectorTrainResult:
+    """Train ``selector`` in place on the candidates of ``train``; choose its threshold on ``dev``; save it.
+
+    Checkpoints go to ``output_dir/checkpoint`` every ``save_every`` steps (an interrupted
+    run continues when called again with the same data and settings; other data or
+    settings raise E623 unless ``resume=False``); the trained selector to
+    ``output_dir/selector``. ``progress``: a progress bar; ``log_every``: a line on stderr
+    every that many steps instead (for logs of background runs).
+    """
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    config = config or SelectorTrainConfig()
+    out = Path(output_dir)
+    t0 = time.perf_counter()
+    items, cands = build_candidates(train, per_gold=config.per_gold, seed=config.seed)
+    if not cands or not any(c.target for c in cands):
+        raise BionerError("E622", "no gold entities of the given types in the training data", hint="check --corpus/--train-file and the types")
+    groups = groups_of(cands)
+    per_epoch = len(epoch_batches(groups, config.batch_size, config.seed, 0))
+    total = per_epoch * config.epochs
+    fp = _fingerprint(cands, config, selector.settings.base)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    model = selector.model
+    opt = _optimizer(selector, config)
+    sched = training.scheduler(opt, total, config.warmup)
+    step = 0
+    ckpt = out / CHECKPOINT / "state.pt"
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state["fingerprint"] != fp:
+            raise BionerError("E623", "the checkpoint in this folder was made from other candidates or settings", file=ckpt,
+                              hint="use another --output, or --no-resume to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        training.set_rng_state(state["rng"])
+        step = state["step"]
+
+    def save() -> None:
+        training.save_state(out / CHECKPOINT, {"fingerprint": fp, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                               "scheduler": sched.state_dict(), "rng": training.rng_state(), "step": step}, "state.pt")
+
+    stop = total if config.max_steps is None else min(total, config.max_steps)
+    model.train()
+    bar = Progress(TextColumn("selector training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                   disable=not progress)
+    losses: list[float] = []
+    first_step, started = step, time.perf_counter()
+    batches: dict[int, list[list[list[int]]]] = {}
+    with bar:
+        task = bar.add_task("train", total=total, completed=step, info="")
+        try:
+            while step < stop:
+                epoch, k = divmod(step, per_epoch)
+                if epoch not in batches:
+                    batches = {epoch: epoch_batches(groups, config.batch_size, config.seed, epoch)}
+                batch = batches[epoch][k]
+                idx = [i for g in batch for i in g]
+                local, pos = [], 0
+                for g in batch:  # each group's positions in this batch, gold first
+                    local.append(list(range(pos, pos + len(g))))
+                    pos += len(g)
+                logits = selector.logits([items[i] for i in idx])
+                targets = torch.tensor([float(cands[i].target) for i in idx], device=logits.device)
+                loss = loss_of(logits, targets, local, config.contrastive)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                opt.step()
+                sched.step()
+                step += 1
+                losses.append(loss.item())
+                bar.update(task, advance=1, info=f"loss {sum(losses[-50:]) / len(losses[-50:]):.4f}")
+                if log_every and step % log_every == 0:
+                    recent = losses[-log_every:]
+                    print(f"selector step {step}/{total} loss {sum(recent) / len(recent):.4f} "
+                          f"{(time.perf_counter() - started) / (step - first_step):.2f} s/step", file=sys.stderr, flush=True)
+                if step % config.save_every == 0 or step == stop:
+                    save()
+        except KeyboardInterrupt:
+            save()  # keep the position: the same call continues from here
+            raise
+    finished = step >= total
+    result = SelectorTrainResult(out / MODEL_DIR, step, finished, selector.settings.threshold, dict(kind_counts(cands)), {},
+                                 time.perf_counter() - t0)
+    if not finished:
+        return result
+    model.eval()
+    if config.save_half:
+        model.to(torch.float16).to(torch.float32)  # calibrate with the weights that will be shipped
+    scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
+    if scored:
+        cut, _ = choose_threshold(scored)
+        selector.settings.thresholds = calibrate(scored)
+    else:
+        dev_items, dev_cands = build_candidates(dev, per_gold=config.per_gold, seed=config.seed)
+        if not dev_cands:
+            raise BionerError("E622", "no dev data to choose the selector threshold on", hint="give dev documents (a corpus's dev split or --dev-file)")
+        cut = _candidate_threshold(selector, dev_items, dev_cands, score_batch_size)
+    selector.settings.threshold = round(cut, 6)
+    result.threshold = selector.settings.threshold
+    result.dev = {s.name: _dev_table([s], selector.threshold_for(engine_of(s.name)))[s.name] for s in scored}
+    selector.settings.trained_on = {
+        "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
+        "dev": result.dev, "dev_parts": [p.name for p in dev],
+    }
+    selector.save(out / MODEL_DIR, half=config.save_half)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def summary(result: SelectorTrainResult) -> Mapping[str, Any]:
+    """A short JSON-able summary of a run (what the CLI prints)."""
+    return {"selector": str(result.output), "finished": result.finished, "steps": result.steps, "threshold": result.threshold,
+            "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}

@@ -1,0 +1,174 @@
+"""Selector training: groups and batches, the loss, the dev threshold, resume, and the CLI around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import bioner.io
+from bioner.cli import app
+from bioner.doc import Document, Entity
+from bioner.errors import BionerError
+from bioner.selector.candidates import Candidate
+from bioner.selector.model import Selector
+from bioner.selector.train import (Part, SelectorTrainConfig, _Scored, build_candidates, choose_threshold, epoch_batches, groups_of,
+                                   loss_of, train_selector)
+
+runner = CliRunner()
+
+
+def _docs() -> list[Document]:
+    return [
+        Document("t1", "Cystic fibrosis is common in children.", [Entity(0, 15, "Disease")]),
+        Document("t2", "Aspirin may cause Reye syndrome in young patients.", [Entity(0, 7, "Chemical"), Entity(18, 31, "Disease")]),
+        Document("t3", "Mice were given cisplatin for ten days.", [Entity(16, 25, "Chemical")]),
+        Document("t4", "Lung cancer and asthma were seen.", [Entity(0, 11, "Disease"), Entity(16, 22, "Disease")]),
+    ]
+
+
+def _pred(docs: list[Document]) -> list[Document]:
+    """An engine's output: one gold hit, one boundary error and one spurious span per document."""
+    out = []
+    for d in docs:
+        first = d.entities[0]
+        out.append(d.copy(entities=[first, Entity(first.start, first.end - 2, first.label), Entity(len(d.text) - 5, len(d.text) - 1, "Disease")]))
+    return out
+
+
+def test_groups_and_batches_keep_each_gold_with_its_negatives() -> None:
+    e = Entity(0, 1, "X")
+    cands = [Candidate(0, e, 1, "gold"), Candidate(0, e, 0, "shift", 0), Candidate(0, e, 0, "engine:span"), Candidate(0, e, 1, "gold"),
+             Candidate(0, e, 0, "type", 3), Candidate(0, e, 0, "sub", 0)]
+    groups = groups_of(cands)
+    assert groups == [[0, 1, 5], [3, 4], [2]]
+    batches = epoch_batches(groups, 3, seed=0, epoch=0)
+    assert sorted(g for b in batches for g in map(tuple, b)) == sorted(map(tuple, groups))
+    assert all(sum(map(len, b)) <= 3 for b in batches)
+    assert epoch_batches(groups, 3, 0, 0) == batches and epoch_batches(groups, 3, 0, 1) != batches or len(groups) < 3
+
+
+def test_loss_adds_a_group_softmax_term() -> None:
+    logits = torch.tensor([1.0, 3.0, -1.0, 0.5])
+    targets = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+    assert loss_of(logits, targets, [[0, 1, 2], [3]], 0.0) == pytest.approx(float(bce))
+    group = -torch.log_softmax(logits[[0, 1, 2]], 0)[0]
+    assert loss_of(logits, targets, [[0, 1, 2], [3]], 0.5) == pytest.approx(float(bce + 0.5 * group))
+    # a group led by a negative (an ungrouped false positive) adds nothing
+    assert loss_of(logits, targets, [[1, 2]], 1.0) == pytest.approx(float(bce))
+
+
+def test_choose_threshold_maximises_pooled_f1() -> None:
+    # 4 gold; predictions: three right ones score high, two wrong ones in between and low
+    a = _Scored("a/span", 3, [(0.9, True), (0.8, True), (0.6, False), (0.5, True), (0.2, False)])
+    b = _Scored("b/span", 1, [(0.7, False)])
+    cut, f1 = choose_threshold([a, b])
+    # keep >= 0.5 minus wrong ones above it: 3 TP, 2 FP, 1 FN -> 66.67; keep top two: 2 TP, 0 FP, 2 FN -> 66.67 (tie: lower cut)
+    # keep all: 3 TP, 3 FP -> 60; so the best is the lower of the tied cuts, between 0.5 and 0.2
+    assert cut == pytest.approx(0.35) and f1 == pytest.approx(200 * 3 / (5 + 4))
+    assert choose_threshold([_Scored("c", 2, [(0.9, True), (0.1, True)])])[0] == 0.0  # all right: keep everything
+    with pytest.raises(BionerError) as exc:
+        choose_threshold([_Scored("e", 3, [])])
+    assert exc.value.code == "E622"
+
+
+def test_build_candidates_offsets_parts() -> None:
+    docs = _docs()
+    p1 = Part("one", docs[:2], ["Disease", "Chemical"], {"span": _pred(docs[:2])})
+    p2 = Part("two", docs[2:], ["Disease", "Chemical"], {"span": _pred(docs[2:])})
+    items, cands = build_candidates([p1, p2], per_gold=2, seed=0)
+    assert len(items) == len(cands)
+    for (text, ent), c in zip(items, cands, strict=True):
+        assert text == docs[c.doc].text and ent == c.entity
+        if c.group >= 0:
+            assert cands[c.group].kind == "gold" and cands[c.group].doc == c.doc
+    assert {c.doc for c in cands} == {0, 1, 2, 3}
+    assert any(c.kind == "engine:span" and c.group >= 0 for c in cands) and any(c.kind == "engine:span" and c.group < 0 for c in cands)
+
+
+def _train(tiny: Path, out: Path, **kw: object) -> tuple[Selector, object]:
+    torch.manual_seed(0)
+    docs = _docs()
+    sel = Selector.create(tiny, context=40, max_length=64)
+    train = [Part("toy", docs, ["Disease", "Chemical"], {"span": _pred(docs)})]
+    dev = [Part("toy-dev", docs[:2], ["Disease", "Chemical"], {"span": _pred(docs[:2])})]
+    config = SelectorTrainConfig(batch_size=8, epochs=2, save_every=2, lr=1e-3, **kw)  # type: ignore[arg-type]
+    return sel, train_selector(sel, train, dev, output_dir=out, config=config, progress=False)
+
+
+def test_train_resumes_bit_exactly_and_calibrates_on_dev(tiny_encoder: Path, tmp_path: Path) -> None:
+    sel, full = _train(tiny_encoder, tmp_path / "full")
+    assert full.finished and (tmp_path / "full" / "selector" / "bioner_selector.json").is_file()
+    _, part = _train(tiny_encoder, tmp_path / "cut", max_steps=3)
+    assert not part.finished and part.steps == 3 and not (tmp_path / "cut" / "selector").exists()
+    resumed, done = _train(tiny_encoder, tmp_path / "cut")
+    assert done.finished and done.steps == full.steps and done.threshold == full.threshold
+    for a, b in zip(sel.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    row = full.dev["toy-dev/span"]
+    assert row["with"]["f1"] >= row["without"]["f1"]  # the threshold is chosen on this very data
+    saved = Selector.load(tmp_path / "full" / "selector")
+    assert saved.threshold == full.threshold and saved.settings.trained_on["parts"] == ["toy"]
+    # other settings into the same folder: refused, not mixed
+    with pytest.raises(BionerError) as exc:
+        _train(tiny_encoder, tmp_path / "full", contrastive=0.0)
+    assert exc.value.code == "E623"
+
+
+def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Path, tmp_path: Path) -> None:
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    bioner.io.write(_docs(), train)
+    bioner.io.write(_docs()[:2], dev)
+    out = tmp_path / "run"
+    args = ["train", "selector", "--train-file", str(train), "--dev-file", str(dev), "--base", str(tiny_encoder), "-o", str(out),
+            "--batch-size", "8", "--threads", "1"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert '"finished": true' in r.stdout and '"gold": 6' in r.stdout
+    preds = sorted((out / "predictions").iterdir())
+    assert [p.name for p in preds] == [f"{dev}-dev-span.jsonl".replace("/", "_"), f"{train}-train-span.jsonl".replace("/", "_")]
+    stamp = [p.stat().st_mtime_ns for p in preds]
+    r = runner.invoke(app, args)  # a second run reuses the saved predictions and the finished checkpoint
+    assert r.exit_code == 0, r.output
+    assert [p.stat().st_mtime_ns for p in preds] == stamp
+    selector = out / "selector"
+    r = runner.invoke(app, ["evaluate", "--gold", str(dev), "--pred", str(preds[0]), "--selector", str(selector), "--selector-threshold", "1.0"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["extract", "Aspirin may cause Reye syndrome.", "--labels", "disease,chemical", "--selector", str(selector),
+                            "--selector-threshold", "0", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["extract", "Aspirin.", "--selector-threshold", "0.5"])
+    assert r.exit_code != 0 and "--selector" in r.output
+    r = runner.invoke(app, ["extract", "Aspirin.", "--selector", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "E620" in r.output
+
+
+def test_sample_sizes_per_part() -> None:
+    from bioner.cli.train_selector import parse_samples
+
+    assert parse_samples(["150", "bc2gm=1500", "data/x=y.jsonl=3"], "--train-sample") == {"": 150, "bc2gm": 1500, "data/x=y.jsonl": 3}
+    for bad in ("0", "bc2gm=", "bc2gm=many"):
+        with pytest.raises(Exception, match="NAME=N"):
+            parse_samples([bad], "--train-sample")
+
+
+def test_per_engine_thresholds_are_chosen_on_each_engines_dev_predictions(tiny_encoder: Path) -> None:
+    from bioner.selector.train import calibrate, calibrate_selector, engine_of
+
+    assert [engine_of(n) for n in ("ncbi/span", "ncbi/span@0.3", "bc5cdr/llm:joint-tags", "llm")] == ["span", "span", "llm", "llm"]
+    span = _Scored("a/span", 2, [(0.9, True), (0.8, True), (0.1, False)])
+    llm = _Scored("a/llm", 2, [(0.9, True), (0.6, False), (0.5, False), (0.4, True)])
+    cuts = calibrate([span, llm])
+    assert cuts["span"] == pytest.approx(0.45) and cuts["llm"] == pytest.approx(0.0)  # llm: keeping all (F1 .667) beats any cut
+    sel = Selector.create(tiny_encoder)
+    sel.settings.threshold, sel.settings.thresholds = 0.3, {"llm": 0.9}
+    assert sel.threshold_for("llm") == 0.9 and sel.threshold_for("span") == 0.3 and sel.threshold_for(None) == 0.3
+    docs = _docs()[:2]
+    table = calibrate_selector(sel, [Part("toy", docs, ["Disease", "Chemical"], {"span": _pred(docs)})])
+    assert set(sel.settings.thresholds) == {"llm", "span"} and sel.settings.thresholds["llm"] == 0.9
+    assert table["toy/span"]["with"]["f1"] >= table["toy/span"]["without"]["f1"]
+    [doc] = sel.select([_pred(docs)[0]], engine="llm")
+    assert doc.metadata["selector"]["threshold"] == 0.9
