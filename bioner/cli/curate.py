@@ -33,7 +33,7 @@ def curate(
     scores them.
     """
     from bioner import curation
-    from bioner.engines.generative.model import load_causal_lm
+    from bioner.engines.generative.model import load_causal_lm, load_tokenizer
     from bioner.engines.generative.train import build_samples
 
     if opts.scheme not in SCHEMES:
@@ -49,7 +49,7 @@ def curate(
 
         torch.set_num_threads(opts.threads)
     weak = load_causal_lm(weak_model)
-    target_tokenizer = weak.tokenizer if opts.model == weak_model else load_causal_lm(opts.model).tokenizer
+    target_tokenizer = weak.tokenizer if opts.model == weak_model else load_tokenizer(opts.model)
     samples = build_samples(parts, opts.scheme, target_tokenizer, definitions=opts.definitions, report=report)
     fp = curation.model_fingerprint(weak.model, weak_model)
     store = curation.ScoreCache(cache if cache is not None else curation.default_cache(fp))

@@ -69,9 +69,14 @@ def _size(samples: dict[str, int], name: str) -> int | None:
     return samples.get(name, samples.get(""))
 
 
-def _prediction_file(output: Path, part: str, split: str, engine: str) -> Path:
+def _prediction_file(output: Path, part: str, split: str, engine: str, opts: SelectorRunOptions, threshold: float | None) -> Path:
+    """Where an engine's predictions on a part are kept; the engine's settings are in the name, so other settings predict again."""
+    import hashlib
+
+    model = opts.span_model if engine == "span" else f"{opts.llm_model}|{opts.adapter}"
+    key = hashlib.sha256(json.dumps([engine, model, threshold]).encode()).hexdigest()[:8]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in part)
-    return output / "predictions" / f"{safe}-{split}-{engine}.jsonl"
+    return output / "predictions" / f"{safe}-{split}-{engine}-{key}.jsonl"
 
 
 def _engine_tag(engine: str, split: str, opts: SelectorRunOptions) -> str:
@@ -134,7 +139,8 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
         for engine in opts.engines:
             tag = _engine_tag(engine, split, opts)
             threshold = opts.engine_threshold if tag != engine else None
-            part.predictions[tag] = engine_predictions(run_on, types, engine, opts, _prediction_file(out_dir, name, split, tag), threshold)
+            cache = _prediction_file(out_dir, name, split, tag, opts, threshold)
+            part.predictions[tag] = engine_predictions(run_on, types, engine, opts, cache, threshold)
         if len(run_on) < len(docs):  # engines ran on the first documents only: the other documents give gold candidates alone
             train_rest = Part(name, docs[len(run_on):], types)
             part.gold = list(run_on)

@@ -249,6 +249,23 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
     return tokenizer
 
 
+def _tokenizer(source: str, where: str | None) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as err:  # missing files, a tokenizer class transformers does not know, a corrupt tokenizer.json
+        raise BionerError("E713", f"could not load the tokenizer of {source}: {err}", file=where,
+                          hint="the model folder must hold its tokenizer files (tokenizer.json or tokenizer.model)") from err
+    return prepare_tokenizer(tokenizer)
+
+
+def load_tokenizer(name: str | os.PathLike[str]) -> Any:
+    """The tokenizer of a causal LM (Hub name, folder or alias), prepared as ``load_causal_lm`` prepares it, without the weights."""
+    source, local = _resolve(name)
+    return _tokenizer(source, source if local else None)
+
+
 def load_causal_lm(
     name: str | os.PathLike[str],
     *,
@@ -263,7 +280,7 @@ def load_causal_lm(
     Raises E710 (folder not found), E711 (not a causal LM folder), E712 (Hub name not
     reachable), E713 (weights or tokenizer failed to load), E714 (adapter), E715 (alias).
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     source, local = _resolve(name)
     config = _load_config(source, local)
@@ -271,11 +288,7 @@ def load_causal_lm(
     device = device or _default_device()
     dtype = dtype if dtype is not None else _default_dtype(device)
     where = source if local else None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except Exception as err:  # missing files, a tokenizer class transformers does not know, a corrupt tokenizer.json
-        raise BionerError("E713", f"could not load the tokenizer of {source}: {err}", file=where,
-                          hint="the model folder must hold its tokenizer files (tokenizer.json or tokenizer.model)") from err
+    tokenizer = _tokenizer(source, where)
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
     except Exception as err:  # missing or corrupt weights (safetensors raises its own error type), shape mismatches
@@ -284,7 +297,6 @@ def load_causal_lm(
     if adapter is not None:
         model = _load_adapter(model, adapter)
     model.eval()
-    prepare_tokenizer(tokenizer)
     if getattr(model.generation_config, "pad_token_id", None) is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return LoadedLM(model=model, tokenizer=tokenizer, name=os.fspath(name), device=device)
