@@ -237,8 +237,11 @@ def main() -> None:
     text = table()
     print(text)
     settings = json.loads((SELECTOR / "bioner_selector.json").read_text(encoding="utf-8")) if SELECTOR.is_dir() else {}
-    TABLE.write_text(f"Selector: `{os.path.relpath(SELECTOR, ROOT)}`, trained by `{TRAIN_COMMAND}` "
-                     f"(threshold {settings.get('threshold')}, chosen on dev). Rows: `.venv/bin/python bench/selector.py span|llm RUN ...`.\n\n"
+    TABLE.write_text(f"Selector: `{os.path.relpath(SELECTOR, ROOT)}`, trained by `{TRAIN_COMMAND}`; span threshold "
+                     f"{settings.get('threshold')}, chosen on the span engine's dev predictions; each LLM row's threshold chosen on that "
+                     f"run's predictions on {DEV_DOCS} dev documents (`llm-dev`). Rows: `.venv/bin/python bench/selector.py span|llm-dev|llm ...`. "
+                     "AUC: how well the selector's probability ranks the engine's right (strict) predictions above its wrong ones "
+                     "(0.5 = chance). ms / candidate: one torch thread, on a machine running other jobs.\n\n"
                      + text + "\n", encoding="utf-8")
 
 
