@@ -36,12 +36,14 @@ def evaluate_sources(
     pred_report: Report | None = None,
     selector: SelectorRef = None,
     selector_threshold: float | None = None,
+    engine: str | None = None,
 ) -> Evaluation:
     """Evaluate ``pred`` against ``gold``; each is a file, a brat directory or ``corpus:split``.
 
     Invalid records of registered corpora are skipped and counted in the side's report
     (as ``corpora.load`` does); a file's first invalid record raises. ``selector``:
-    the predictions are verified by it first (any engine's saved output can be).
+    the predictions are verified by it first (any engine's saved output can be), at
+    its threshold for ``engine`` (the engine that made them) unless ``selector_threshold``.
     """
     from bioner.evaluate import evaluate  # local: keep ``bioner --help`` fast
     from bioner.selector import load_selector
@@ -51,7 +53,7 @@ def evaluate_sources(
     g_docs = read_source(g_ref, format=gold_format, report=gold_report, root=root)
     p_docs = read_source(p_ref, format=pred_format, report=pred_report, root=root)
     if stage is not None:
-        p_docs = stage.select(p_docs, threshold=selector_threshold)
+        p_docs = stage.select(p_docs, threshold=selector_threshold, engine=engine)
     return evaluate(g_docs, p_docs, labels=labels)
 
 
@@ -120,7 +122,9 @@ def evaluate_command(
     by_type: Annotated[bool, typer.Option("--by-type/--no-by-type", help="One row per entity type.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print every score as JSON.")] = False,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated types to score (with a model: to predict and score; default: all).")] = None,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="With a model: span (GLiNER) or llm (a causal LM; --model is then the base LM).")] = "span",
+    engine: Annotated[str, typer.Option("--engine", "-e", help=(
+        "With a model: span (GLiNER) or llm (a causal LM; --model is then the base LM). "
+        "With --pred and --selector: the engine that made the predictions (picks the selector's threshold for it)."))] = "span",
     scheme: Annotated[str | None, typer.Option("--scheme", help="With --engine llm: json or tags (default: the adapter's).")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
@@ -160,7 +164,8 @@ def evaluate_command(
         p_report = Report(skip_invalid=default_skip_invalid(parse_source(pred)))
         with status("Evaluating"):
             ev = evaluate_sources(gold_src, pred, gold_format=gold_format, pred_format=pred_format, labels=parse_labels(labels),
-                                  gold_report=g_report, pred_report=p_report, selector=selector, selector_threshold=selector_threshold)
+                                  gold_report=g_report, pred_report=p_report, selector=selector, selector_threshold=selector_threshold,
+                                  engine=engine)
         print_report(g_report, what=f"gold {gold_src}")
         print_report(p_report, what=f"predictions {pred}")
     if as_json:

@@ -214,7 +214,7 @@ def extract_command(
         setting = "" if engine == "llm" else f", threshold {threshold if threshold is not None else 'the model default'}"
         if stage is not None:
             rejected = sum(d.metadata.get("selector", {}).get("rejected", 0) for d in found)
-            cut = stage.threshold if selector_threshold is None else selector_threshold
+            cut = stage.threshold_for(engine) if selector_threshold is None else selector_threshold
             setting += f"; selector {selector} (threshold {cut:.3f}) rejected {rejected}"
         title = f"{n} entities in {len(found)} document(s); model {model_name}{setting}"
         out().print(entity_table(found, title))
