@@ -38,6 +38,7 @@ os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import llm_engines as lb  # noqa: E402  the generative bench: budget, base model, test subsets
+from results_file import add_result, load_results  # noqa: E402
 
 from bioner import corpora  # noqa: E402
 from bioner.doc import Document  # noqa: E402
@@ -87,11 +88,7 @@ def scored_of(corpus: str, lm: Any, *, log: bool = True) -> tuple[list[Any], flo
 
 
 def _save(key: str, row: dict[str, Any]) -> None:
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
-    results[key] = row
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    add_result(RESULTS, key, row, OUT)
 
 
 def score() -> None:
@@ -186,7 +183,7 @@ def evaluate_run(name: str) -> None:
 
 
 def table() -> str:
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    results = load_results(RESULTS)
     lines = ["| corpus | strategy | samples kept | " + " | ".join(f"F1 seed {s}" for s in SEEDS) + " | mean strict F1 |",
              "|---|---|---|" + "---|" * len(SEEDS) + "---|"]
     for corpus in CORPORA:
@@ -217,7 +214,7 @@ def main() -> None:
     elif args.command == "byhand":
         byhand()
     elif args.command in ("train", "all"):
-        done = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+        done = load_results(RESULTS)
         for r in runs:
             if not (OUT / r / "adapter").is_dir():
                 train(r)

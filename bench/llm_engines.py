@@ -38,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results_file import add_result, load_results  # noqa: E402
 
 from bioner import corpora  # noqa: E402
 from bioner.doc import Document  # noqa: E402
@@ -108,21 +111,11 @@ def train(name: str, *, base: str, threads: int | None, max_steps: int | None) -
 
 
 def _load_results() -> dict[str, Any]:
-    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    return load_results(RESULTS)
 
 
 def _add_result(key: str, row: dict[str, Any]) -> None:
-    """Add one row to the results file: read, update and replace it under a lock (runs may finish at the same time)."""
-    import fcntl
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "results.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = _load_results()
-        results[key] = row
-        tmp = RESULTS.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, RESULTS)
+    add_result(RESULTS, key, row, OUT)
 
 
 class Recording:

@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results_file import add_result, load_results  # noqa: E402
 
 from bioner import corpora  # noqa: E402
 from bioner.doc import Document  # noqa: E402
@@ -49,21 +52,11 @@ TRAIN_COMMAND = "scripts/train_selector.sh"
 
 
 def _load_results() -> dict[str, Any]:
-    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    return load_results(RESULTS)
 
 
 def _save_result(key: str, row: dict[str, Any]) -> None:
-    """Add one row: read, update and replace the results file under a lock (two bench processes may finish together)."""
-    import fcntl
-
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "results.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = _load_results()
-        results[key] = row
-        tmp = RESULTS.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, RESULTS)
+    add_result(RESULTS, key, row, CACHE)
 
 
 def _scores(gold: list[Document], pred: list[Document], types: list[str]) -> dict[str, Any]:
@@ -153,7 +146,6 @@ def _llm_predict(run: str, corpus: str, gold: list[Document]) -> list[Document]:
 
 
 def _llm_bench() -> Any:
-    sys.path.insert(0, str(ROOT / "bench"))
     import llm_engines  # the LLM bench's runs, adapters and fixed test subsets
 
     return llm_engines
@@ -192,7 +184,9 @@ def llm_rows(runs: list[str]) -> None:
         for corpus in lb.RUNS[run][0]:
             cached = CACHE / f"{corpus}-dev-llm-{run}.jsonl"
             if cached.is_file():
-                dev.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": _cached(cached, list)}))
+                import bioner.io
+
+                dev.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": list(bioner.io.read(cached, "jsonl"))}))
         note = "the selector's general threshold (no LLM dev predictions)"
         if dev:
             table = calibrate_selector(selector, dev)
