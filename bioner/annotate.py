@@ -257,6 +257,8 @@ class AnnotateOptions:
     def record(self) -> dict[str, Any]:
         d = asdict(self)
         d["labels"] = [list(p) for p in self.labels] if self.labels is not None else None
+        if d["llm"] is not None and not d["llm"]["candidates"]:
+            del d["llm"]["candidates"]  # recorded when on only: manifests written before the option existed still resume
         return d
 
     @property

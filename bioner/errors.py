@@ -64,6 +64,8 @@ CODES: dict[str, str] = {
     "W604": "entity left out of span training (wider than max_width words, discontinuous, or cut at a window edge)",
     "E605": "no entity types to predict, or a type the chosen corpus does not have",
     "E606": "a quantized (inference-only) model cannot be saved or trained",
+    "E607": "bad silver-data options for span training (mode, file, or a run folder made with other silver settings)",
+    "E608": "leave-one-corpus-out: the training corpora include the left-out corpus, or the run folder was made for another corpus",
     # generative engine: task formats
     # contrastive entity selector
     "E620": "not a selector folder (no bioner_selector.json)",
@@ -125,6 +127,13 @@ CODES: dict[str, str] = {
     "E828": "the Ray job failed (cluster not reachable, or a worker died)",
     "E829": "invalid annotate setting",
     "W830": "shard file listed in the manifest was missing or changed: annotated again",
+    # silver data for distillation (bioner silver, bioner.silver): E900-E909
+    "E900": "nothing to collect or merge (no corpora, or no teacher inputs)",
+    "E901": "a document is in one teacher input but not in another",
+    "E902": "a document's text differs between teacher inputs",
+    "E903": "teacher inputs hold the same documents in different orders",
+    "E904": "invalid merge setting (agreement, match mode, names)",
+    "E905": "a teacher's annotate output folder is not complete",
 }
 
 

@@ -264,13 +264,15 @@ DEFAULT_ADAPTER_DIR = REPO_ROOT / "models" / DEFAULT_ADAPTER_NAME
 class LLMOptions:
     """How ``engine="llm"`` runs: the LoRA ``adapter`` (default: the shipped one when present),
     the ``scheme`` it writes (default: the adapter's), a served model at ``url`` (an
-    OpenAI-compatible server; ``api`` "completions" or "chat") instead of a local one."""
+    OpenAI-compatible server; ``api`` "completions" or "chat") instead of a local one.
+    ``candidates``: offer each sentence's noun-phrase candidates in the prompt (``bioner.silver.noun_phrases``)."""
 
     scheme: str | None = None
     adapter: str | None = None
     url: str | None = None
     api: str = "completions"
     max_new_tokens: int = 256
+    candidates: bool = False
 
 
 _llm_cache: dict[tuple[Any, ...], LLMEngine] = {}
@@ -293,7 +295,7 @@ def load_llm(model: str | os.PathLike[str] | None = None, options: LLMOptions | 
     if key in _llm_cache:
         return _llm_cache[key]
     engine = LLMEngine.load(model, adapter=adapter, scheme=options.scheme, url=options.url, api=options.api, batch_size=batch_size,
-                            threads=threads, device=device, max_new_tokens=options.max_new_tokens)
+                            threads=threads, device=device, max_new_tokens=options.max_new_tokens, candidates=options.candidates)
     _llm_cache.clear()  # one LLM in memory at a time
     _llm_cache[key] = engine
     return engine

@@ -23,6 +23,7 @@ from .download import corpora_command, download_command
 from .evaluate import evaluate_command
 from .extract import extract_command
 from .serve import serve_command
+from .silver import silver_app
 from .stats import stats_command
 from .train import train_app
 from .train_llm import llm_command
@@ -64,6 +65,7 @@ app.command("curate")(curate_command)
 train_app.command("llm")(llm_command)
 train_app.command("selector")(selector_command)
 app.add_typer(train_app, name="train")
+app.add_typer(silver_app, name="silver")
 
 
 def main() -> None:

@@ -113,6 +113,9 @@ def annotate_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
+    np_candidates: Annotated[bool, typer.Option("--np-candidates", help=(
+        "With --engine llm: list each sentence's noun-phrase candidates in the prompt (a model-free chunker, marked as possibly "
+        "incomplete or wrong). Part of the manifest: a resumed job keeps its setting."))] = False,
     selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
 ) -> None:
@@ -127,9 +130,9 @@ def annotate_command(
         engine, ray = "span", True
     llm = None
     if engine == "llm":
-        llm = LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens)
-    elif scheme or adapter or url:
-        raise BionerError("E829", "--scheme, --adapter and --url apply to --engine llm")
+        llm = LLMOptions(scheme=scheme, adapter=adapter, url=url, max_new_tokens=max_new_tokens, candidates=np_candidates)
+    elif scheme or adapter or url or np_candidates:
+        raise BionerError("E829", "--scheme, --adapter, --url and --np-candidates apply to --engine llm")
     label_set = choose_labels(labels, labels_from) if labels is not None or labels_from is not None else None
     view = ProgressView()
     try:

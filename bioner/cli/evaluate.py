@@ -16,7 +16,7 @@ from bioner.errors import Report
 from bioner.io._common import PathLike
 from bioner.stats import default_skip_invalid, parse_source, read_source
 
-from ._common import QUANTIZE_HELP, handles_errors, out, parse_labels, parse_quantize, print_json, print_report, status
+from ._common import QUANTIZE_HELP, _interactive, err, handles_errors, out, parse_labels, parse_quantize, print_json, print_report, status
 
 if TYPE_CHECKING:
     from bioner.evaluate import Evaluation
@@ -131,6 +131,12 @@ def evaluate_command(
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence.")] = 256,
     selector: Annotated[Path | None, typer.Option("--selector", help="Verify the predictions (a model's or --pred's) with this selector folder before scoring.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
+    leave_out: Annotated[str | None, typer.Option("--leave-out", help=(
+        "Zero-shot: train a span model without this corpus (and corpora sharing its texts) into --run-dir, or load the one there, "
+        "and score it on this corpus's --split with natural-language labels."))] = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="With --leave-out: the training run folder. (default: runs/leave-out/CORPUS)")] = None,
+    train_config: Annotated[Path | None, typer.Option("--train-config", help=(
+        "With --leave-out: span training options (YAML/JSON, as bioner train span --config; its corpus list, if any, is checked).") )] = None,
 ) -> None:
     """Score predictions against gold: strict and relaxed, micro and macro, per type.
 
@@ -138,6 +144,14 @@ def evaluate_command(
     """
     from bioner.evaluate import render
 
+    if leave_out is not None:
+        if pred is not None or model is not None or gold is not None or corpus is not None or engine != "span":
+            raise typer.BadParameter("--leave-out trains and scores its own span model on that corpus; drop --pred, --model, --gold, --corpus and --engine")
+        _leave_out(leave_out, split=split, run_dir=run_dir, train_config=train_config, threads=threads, threshold=threshold, limit=limit,
+                   relaxed=relaxed, by_type=by_type, as_json=as_json)
+        return
+    if run_dir is not None or train_config is not None:
+        raise typer.BadParameter("--run-dir and --train-config go with --leave-out")
     if selector_threshold is not None and selector is None:
         raise typer.BadParameter("--selector-threshold needs --selector", param_hint="--selector-threshold")
     if corpus is not None and gold is not None:
@@ -168,6 +182,31 @@ def evaluate_command(
                                   engine=engine)
         print_report(g_report, what=f"gold {gold_src}")
         print_report(p_report, what=f"predictions {pred}")
+    if as_json:
+        print_json(ev.as_dict())
+    else:
+        out().print(render(ev, by_type=by_type, relaxed=relaxed))
+
+
+def _leave_out(corpus: str, *, split: str, run_dir: Path | None, train_config: Path | None, threads: int | None, threshold: float | None,
+               limit: int | None, relaxed: bool, by_type: bool, as_json: bool) -> None:
+    """``evaluate --leave-out``: train or load the leave-one-out model, then score it (``bioner.leave_out``)."""
+    from bioner.cli.train import SpanTrainOptions, load_config
+    from bioner.evaluate import render
+    from bioner.leave_out import leave_out_evaluate, leave_out_model
+
+    try:
+        opts = SpanTrainOptions.from_mapping(load_config(train_config), where=str(train_config)) if train_config is not None else SpanTrainOptions()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--train-config") from None
+    opts = opts.merged({"output": str(run_dir or Path("runs/leave-out") / corpus), "threads": threads})
+    report = Report(skip_invalid=True)
+    run = leave_out_model(corpus, opts, progress=_interactive(), report=report)
+    verb = "Trained" if run.trained_now else "Loaded"
+    err().print(f"{verb} {run.model_dir} (trained on {', '.join(run.trained_on)}; never on {corpus})", markup=False, highlight=False, soft_wrap=True)
+    with status(f"Scoring on {corpus}:{split}"):
+        ev = leave_out_evaluate(corpus, run.model_dir, split=split, threads=threads, threshold=threshold, limit=limit, report=report)
+    print_report(report, what=f"{corpus}:{split}")
     if as_json:
         print_json(ev.as_dict())
     else:

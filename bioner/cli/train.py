@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from bioner.engines.span_train import TrainResult
 
 MODEL_DIR = "model"  # the trained model, under the output folder
+SILVER_DIR = "silver"  # the silver stage of a two-stage run, under the output folder
 KINDS = ("uni", "bi")
+SILVER_MODES = ("two-stage", "mixed")
 
 
 @dataclass
@@ -47,8 +49,17 @@ class SpanTrainOptions:
     saved or Hub GLiNER model instead of a fresh one on ``encoder`` (then ``kind``,
     ``max_width``, ``max_len``, ``hidden_size`` and ``model_config`` do not apply).
     ``dev_sample``/``train_sample``: that many documents per corpus or file, a fixed
-    random sample (seed ``seed``). ``model_config``: more GLiNERConfig fields for a
-    fresh model (``dropout``, ``num_rnn_layers`` ...).
+    random sample (seed ``seed``). ``train_sentences``: that many sentences per corpus
+    or file instead (few-shot; ``bioner.sampling.sample_sentences``, seed ``seed``).
+    ``model_config``: more GLiNERConfig fields for a fresh model (``dropout``,
+    ``num_rnn_layers`` ...). ``schedule_steps``: plan the learning-rate schedule for
+    exactly this many steps, and end there (instead of ``epochs``).
+
+    Silver data (``silver``: files of teacher annotations, e.g. from ``bioner annotate``
+    and ``bioner silver merge``; each file is a group labelled with the types it holds):
+    ``silver_mode`` ``two-stage`` trains on silver alone first (``silver_steps`` steps,
+    default one epoch, into ``<output>/silver``; dev = the gold dev data) and then on
+    the gold data from there; ``mixed`` adds the silver groups to the gold ones.
     """
 
     corpus: list[str] = field(default_factory=list)
@@ -76,6 +87,11 @@ class SpanTrainOptions:
     threads: int | None = None
     dev_sample: int | None = None
     train_sample: int | None = None
+    train_sentences: int | None = None
+    schedule_steps: int | None = None
+    silver: list[str] = field(default_factory=list)
+    silver_mode: str = "two-stage"
+    silver_steps: int | None = None
     seed: int = 0
     resume: bool = True
     root: str | None = None  # corpus data folder (default $BIONER_DATA)
@@ -173,6 +189,16 @@ def _sample(docs: list[Document], n: int | None, seed: int) -> list[Document]:
     return random.Random(seed).sample(docs, n)
 
 
+def _train_docs(docs: list[Document], opts: SpanTrainOptions) -> list[Document]:
+    """The training sample of one corpus or file: documents (``train_sample``), then sentences (``train_sentences``)."""
+    docs = _sample(docs, opts.train_sample, opts.seed)
+    if opts.train_sentences is not None:
+        from bioner.sampling import sample_sentences
+
+        docs = sample_sentences(docs, opts.train_sentences, opts.seed)
+    return docs
+
+
 def _file_docs(path: str, report: Report) -> list[Document]:
     import bioner.io
 
@@ -209,18 +235,29 @@ def load_data(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
     for name in opts.corpus:
         info = corpora.get(name)
         labels[name] = dict(info.natural_labels)
-        train[name] = _sample(list(corpora.load(name, "train", root=opts.root, report=report)), opts.train_sample, opts.seed)
+        train[name] = _train_docs(list(corpora.load(name, "train", root=opts.root, report=report)), opts)
         if "dev" in info.splits:
             dev[name] = _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), opts.dev_sample, opts.seed)
     for path in opts.train_file:
         docs = _file_docs(path, report)
         labels[path] = _file_labels(path, docs)
-        train[path] = _sample(docs, opts.train_sample, opts.seed)
+        train[path] = _train_docs(docs, opts)
     for path in opts.dev_file:
         docs = _file_docs(path, report)
         labels.setdefault(path, _file_labels(path, docs))
         dev[path] = _sample(docs, opts.dev_sample, opts.seed)
     return SpanTrainData(train, dev, labels)
+
+
+def load_silver(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
+    """The silver files of ``opts`` as train groups (all of each file: no sampling), each labelled with its types."""
+    train: dict[str, list[Document]] = {}
+    labels: dict[str, LabelSet] = {}
+    for path in opts.silver:
+        docs = _file_docs(path, report)
+        labels[f"silver:{path}"] = _file_labels(path, docs)
+        train[f"silver:{path}"] = docs
+    return SpanTrainData(train, {}, labels)
 
 
 # ---------------------------------------------------------------------------
@@ -243,6 +280,11 @@ def check_options(opts: SpanTrainOptions) -> None:
         raise BionerError("E602", f"unknown model kind {opts.kind!r}", hint=f"one of: {', '.join(KINDS)}")
     if not opts.corpus and not opts.train_file:
         raise BionerError("E605", "no training data", hint="give --corpus NAME (repeatable) or --train-file FILE")
+    if opts.silver_mode not in SILVER_MODES:
+        raise BionerError("E607", f"unknown silver mode {opts.silver_mode!r}", hint=f"one of: {', '.join(SILVER_MODES)}")
+    for path in opts.silver:
+        if not Path(path).exists():
+            raise BionerError("E607", "silver file not found", file=path, hint="make one with bioner annotate / bioner silver merge")
 
 
 def build_model(opts: SpanTrainOptions) -> SpanModel:
@@ -268,9 +310,11 @@ class SpanTrainRun:
     result: TrainResult
     model_dir: Path
     options: SpanTrainOptions
+    silver: TrainResult | None = None  # the silver stage of a two-stage run (None: skipped, already done, or no silver)
 
 
-_TRAIN_KW = ("lr", "others_lr", "weight_decay", "warmup", "negative_types", "eval_every", "save_every", "early_stopping_patience", "max_steps")
+_TRAIN_KW = ("lr", "others_lr", "weight_decay", "warmup", "negative_types", "eval_every", "save_every", "early_stopping_patience", "max_steps",
+             "schedule_steps")
 
 
 def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, report: Report | None = None) -> SpanTrainRun:
@@ -278,14 +322,59 @@ def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, report: 
     from bioner.engines.span_train import train_span
 
     check_options(opts)
+    _check_run_folder(opts)
     report = report if report is not None else Report(skip_invalid=True)  # registered corpora: skip their known quirks, counted
     data = load_data(opts, report)
+    silver = load_silver(opts, report) if opts.silver else None
     model = build_model(opts)
     extra = {k: getattr(opts, k) for k in _TRAIN_KW if getattr(opts, k) is not None}
+    silver_result = None
+    if silver is not None and opts.silver_mode == "mixed":
+        data = SpanTrainData({**data.train, **silver.train}, data.dev, {**data.labels, **silver.labels})
+    elif silver is not None:
+        model, silver_result = _silver_stage(model, silver, data, opts, extra, progress=progress, report=report)
     result = train_span(model, data.train, data.dev or None, labels=data.labels, output_dir=opts.output, epochs=opts.epochs,
                         batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, report=report, **extra)
     model_dir = model.save(Path(opts.output) / MODEL_DIR)
-    return SpanTrainRun(result, model_dir, opts)
+    return SpanTrainRun(result, model_dir, opts, silver_result)
+
+
+def _check_run_folder(opts: SpanTrainOptions) -> None:
+    """A gold checkpoint resumes only a run with the same silver setting (the checkpoint's fingerprint covers the gold data only)."""
+    from bioner.engines.span_train import CHECKPOINT
+
+    out = Path(opts.output)
+    if not opts.resume or not (out / CHECKPOINT).is_dir():
+        return
+    two_stage = bool(opts.silver) and opts.silver_mode == "two-stage"
+    if two_stage != (out / SILVER_DIR / MODEL_DIR).is_dir():
+        made = "with" if not two_stage else "without"
+        raise BionerError("E607", f"{out} holds a run made {made} a silver stage", file=out,
+                          hint="use another --output, or --no-resume to start over")
+
+
+def _silver_stage(model: SpanModel, silver: SpanTrainData, gold: SpanTrainData, opts: SpanTrainOptions, extra: dict[str, Any], *,
+                  progress: bool, report: Report) -> tuple[SpanModel, TrainResult | None]:
+    """Stage 1 of a two-stage run: train on silver alone into ``<output>/silver``; a finished stage is loaded, not redone.
+
+    Dev is the gold dev data, so the stage keeps its best checkpoint by the gold task.
+    The gold stage that follows gets the same options, so ``schedule_steps``/``max_steps``
+    count gold steps only.
+    """
+    from bioner.engines.span import SpanModel
+    from bioner.engines.span_train import train_span
+
+    out = Path(opts.output) / SILVER_DIR
+    done = out / MODEL_DIR
+    if done.is_dir():
+        return SpanModel.load(done, threads=opts.threads), None
+    stage_kw = {k: v for k, v in extra.items() if k not in ("max_steps", "schedule_steps")}
+    if opts.silver_steps is not None:
+        stage_kw["schedule_steps"] = opts.silver_steps
+    result = train_span(model, silver.train, gold.dev or None, labels={**silver.labels, **gold.labels}, output_dir=out, epochs=1,
+                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, report=report, **stage_kw)
+    model.save(done)
+    return model, result
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +401,11 @@ def span_command(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads (1 is fastest when other jobs run).")] = None,
     dev_sample: Annotated[int | None, typer.Option("--dev-sample", min=1, help="Dev documents per corpus/file (a fixed random sample).")] = None,
     train_sample: Annotated[int | None, typer.Option("--train-sample", min=1, help="Training documents per corpus/file (a fixed random sample).")] = None,
+    train_sentences: Annotated[int | None, typer.Option("--train-sentences", "--few-shot", min=1, help="Train on this many sentences per corpus/file (a fixed random sample; few-shot).")] = None,
+    schedule_steps: Annotated[int | None, typer.Option("--steps", min=1, help="Plan the learning-rate schedule for exactly this many steps and end there (instead of --epochs).")] = None,
+    silver: Annotated[list[str] | None, typer.Option("--silver", help="Silver (teacher-annotated) file to train on too (repeatable); see --silver-mode.")] = None,
+    silver_mode: Annotated[str | None, typer.Option("--silver-mode", help="two-stage (silver first, into <output>/silver, then gold) or mixed (silver beside gold). (default: two-stage)")] = None,
+    silver_steps: Annotated[int | None, typer.Option("--silver-steps", min=1, help="Steps of the two-stage silver stage. (default: one epoch of the silver data)")] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", min=1, help="Most words per window of a fresh model. (default: 256)")] = None,
     hidden_size: Annotated[int | None, typer.Option("--hidden-size", min=1, help="Span layer width of a fresh model. (default: gliner's 512)")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
@@ -322,7 +416,8 @@ def span_command(
     flags = {
         "corpus": corpus or [], "train_file": train_file or [], "dev_file": dev_file or [], "output": output, "encoder": encoder, "model": model,
         "kind": kind, "epochs": epochs, "batch_size": batch_size, "lr": lr, "max_steps": max_steps, "eval_every": eval_every, "threads": threads,
-        "dev_sample": dev_sample, "train_sample": train_sample, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
+        "dev_sample": dev_sample, "train_sample": train_sample, "train_sentences": train_sentences, "schedule_steps": schedule_steps,
+        "silver": silver or [], "silver_mode": silver_mode, "silver_steps": silver_steps, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
         "root": root,
     }
     try:
@@ -336,6 +431,10 @@ def span_command(
     except KeyboardInterrupt:
         out().print(f"Interrupted: the checkpoint is in {opts.output}; run the same command again to continue.", markup=False, highlight=False)
         raise typer.Exit(130) from None
+    if run.silver is not None:
+        s = run.silver
+        sbest = f"best dev F1 {s.best_f1:.4f} at step {s.best_step}" if s.best_f1 is not None else "no dev evaluation"
+        out().print(f"Silver stage: {s.steps} steps; {sbest}.", markup=False, highlight=False)
     r = run.result
     best = f"best dev F1 {r.best_f1:.4f} at step {r.best_step}" if r.best_f1 is not None else "no dev evaluation"
     state = "finished" if r.finished else "stopped at --max-steps"

@@ -106,3 +106,61 @@ def test_load_data_from_corpora_and_files(files: tuple[Path, Path], data_dir: Pa
     assert data.labels[str(dev)] == data.labels[str(train)]
     again = load_data(opts, Report(skip_invalid=True))
     assert [d.id for d in again.train["ncbi-disease"]] == [d.id for d in data.train["ncbi-disease"]]  # a fixed sample
+
+
+def _tiny_config(tmp_path: Path, **extra: object) -> Path:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"hidden_size": 32, "max_len": 64, "batch_size": 2, "threads": 1, **extra}), encoding="utf-8")
+    return config
+
+
+def test_two_stage_silver_then_gold_resumes_and_guards_the_run_folder(files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, dev = files
+    silver = tmp_path / "silver.jsonl"
+    # teacher output: lower-case types, a score and provenance, as bioner annotate writes them
+    bioner.io.write([Document(f"s{i}", "Asthma was treated with ibuprofen.", [Entity(0, 6, "disease", score=0.9, source="teacher"),
+                                                                              Entity(24, 33, "chemical", score=0.8, source="teacher")])
+                     for i in range(6)], silver)
+    out = tmp_path / "run"
+    args = ["train", "span", "--config", str(_tiny_config(tmp_path)), "--train-file", str(train), "--dev-file", str(dev), "--output", str(out),
+            "--silver", str(silver), "--silver-steps", "2", "--steps", "2"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "Silver stage: 2 steps" in r.stdout and "Trained 2 steps" in r.stdout and "finished" in r.stdout
+    assert (out / "silver" / "model").is_dir() and (out / "silver" / "checkpoint").is_dir() and (out / "model").is_dir()
+    # the gold stage starts from the silver stage's weights, not from a fresh model
+    import torch
+
+    stage1 = SpanModel.load(out / "silver" / "model").gliner.model.state_dict()
+    fresh_gold = tmp_path / "plain"
+    r = runner.invoke(app, ["train", "span", "--config", str(_tiny_config(tmp_path)), "--train-file", str(train), "--output", str(fresh_gold), "--steps", "1"])
+    assert r.exit_code == 0, r.output
+    plain = SpanModel.load(fresh_gold / "model").gliner.model.state_dict()
+    key = next(k for k in stage1 if "span_rep" in k and k.endswith("weight"))
+    assert not torch.equal(stage1[key], plain[key])
+    # again: the finished silver stage is loaded, not trained again
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "Silver stage" not in r.stdout and "Trained 2 steps" in r.stdout
+    # the same folder without the silver stage is refused, not silently resumed
+    r = runner.invoke(app, args[: args.index("--silver")] + ["--steps", "2"])
+    assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "with a silver stage" in r.stderr
+
+
+def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, _ = files
+    silver = tmp_path / "silver.jsonl"
+    bioner.io.write([Document("s1", "Asthma was treated with ibuprofen.", [Entity(0, 6, "disease", score=0.9)])], silver)
+    from bioner.cli.train import load_silver, train_span_model
+
+    opts = SpanTrainOptions(train_file=[str(train)], silver=[str(silver)], silver_mode="mixed", train_sentences=2, seed=3,
+                            hidden_size=32, max_len=64, batch_size=2, threads=1, schedule_steps=2, output=str(tmp_path / "mixed"))
+    data = load_data(opts, Report())
+    assert len(data.train[str(train)]) == 2 and all(":s" in d.id for d in data.train[str(train)])  # 2 sentences, not 2 documents
+    assert load_silver(opts, Report()).labels == {f"silver:{silver}": {"disease": "disease"}}
+    run = train_span_model(opts)
+    assert run.result.steps == 2 and run.silver is None and not (tmp_path / "mixed" / "silver").exists()
+    r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(silver), "--silver-mode", "both", "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "two-stage, mixed" in r.stderr
+    r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "nope.jsonl" in r.stderr

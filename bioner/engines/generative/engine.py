@@ -66,7 +66,8 @@ class LLMEngine:
     ``tokenizer``: the local model's tokenizer, used to render prompts with its chat
     template (None for a served model: prompts are then sent in chat form or the plain
     layout). ``definitions``: list each type with its one-sentence definition.
-    ``examples``: few-shot examples put in every prompt.
+    ``examples``: few-shot examples put in every prompt. ``candidates``: list the unit's
+    noun-phrase candidates in every prompt (``bioner.silver.candidate_phrases``).
     """
 
     backend: Backend
@@ -78,6 +79,7 @@ class LLMEngine:
     max_chars: int = MAX_CHARS
     name: str = "llm"
     adapter: str | None = None  # the LoRA adapter folder, when the model has one
+    candidates: bool = False
     stats: GenerationStats = field(default_factory=GenerationStats)
     last: GenerationStats = field(default_factory=GenerationStats)
 
@@ -126,7 +128,13 @@ class LLMEngine:
                    adapter=None if adapter is None else os.fspath(adapter), **options)
 
     def prompt(self, text: str, specs: Sequence[prompts.TypeSpec]) -> prompts.Prompt:
-        return prompts.build(self.scheme, text, specs, tokenizer=self.tokenizer, definitions=self.definitions, examples=self.examples)
+        cands = None
+        if self.candidates:
+            from bioner.silver import candidate_phrases  # local: only teachers that ask for candidates need it
+
+            cands = candidate_phrases(text)
+        return prompts.build(self.scheme, text, specs, tokenizer=self.tokenizer, definitions=self.definitions, examples=self.examples,
+                             candidates=cands)
 
     def predict(self, docs: Iterable[Document], types: Sequence[str] | Mapping[str, str] | Sequence[prompts.TypeSpec]) -> list[Document]:
         """New Documents (same ids and text) holding the entities the model wrote, offsets into the original text.

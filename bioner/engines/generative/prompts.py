@@ -22,6 +22,9 @@ INSTRUCTIONS: dict[str, str] = {
     "tags": "For each entity type below that occurs in the text, write '<type>: <the text with each mention of that type in [brackets]>' (nested mentions nested); none if there are none.",
 }
 
+# Noun-phrase candidates offered to a teacher (off by default); the hedge keeps it from copying them blindly.
+CANDIDATES_HEADER = "Candidate phrases (may be incomplete or wrong):"
+
 
 @dataclass(frozen=True)
 class TypeSpec:
@@ -70,13 +73,21 @@ def labels_of(specs: Sequence[TypeSpec]) -> dict[str, str]:
     return {s.name: s.label for s in specs}
 
 
-def body(scheme: str, text: str, specs: Sequence[TypeSpec], *, definitions: bool = True, examples: Sequence[Example] = ()) -> str:
-    """The user message: instruction, types, examples, text."""
+def body(scheme: str, text: str, specs: Sequence[TypeSpec], *, definitions: bool = True, examples: Sequence[Example] = (),
+         candidates: Sequence[str] | None = None) -> str:
+    """The user message: instruction, types, examples, candidate phrases (when given and not empty), text.
+
+    Without ``candidates`` the message is exactly what it was before the option existed, so
+    tuned adapters and recorded prompts are unaffected.
+    """
     lines = [INSTRUCTIONS[scheme], "", "Entity types:"]
     for s in specs:
         lines.append(f"- {s.label}: {s.definition}" if definitions and s.definition else f"- {s.label}")
     for ex in examples:
         lines += ["", f"Text: {ex.text}", f"Answer: {ex.answer}"]
+    if candidates:
+        # before the text, so every prompt still ends "Text: <unit>"
+        lines += ["", f"{CANDIDATES_HEADER} {'; '.join(candidates)}"]
     lines += ["", f"Text: {text}"]
     return "\n".join(lines)
 
@@ -92,9 +103,9 @@ def render(tokenizer: Any | None, content: str) -> str:
 
 
 def build(scheme: str, text: str, specs: Sequence[TypeSpec], *, tokenizer: Any | None = None, definitions: bool = True,
-          examples: Sequence[Example] = ()) -> Prompt:
-    """The prompt for one unit of text."""
-    content = body(scheme, text, specs, definitions=definitions, examples=examples)
+          examples: Sequence[Example] = (), candidates: Sequence[str] | None = None) -> Prompt:
+    """The prompt for one unit of text; ``candidates``: phrases offered as hints (``bioner.silver.candidate_phrases``)."""
+    content = body(scheme, text, specs, definitions=definitions, examples=examples, candidates=candidates)
     return Prompt([{"role": "user", "content": content}], render(tokenizer, content))
 
 
