@@ -49,11 +49,14 @@ class SpanTrainOptions:
     saved or Hub GLiNER model instead of a fresh one on ``encoder`` (then ``kind``,
     ``max_width``, ``max_len``, ``hidden_size`` and ``model_config`` do not apply).
     ``dev_sample``/``train_sample``: that many documents per corpus or file, a fixed
-    random sample (seed ``seed``). ``train_sentences``: that many sentences per corpus
+    random sample (seed ``seed``); ``train_samples``/``dev_samples`` (corpus or file ->
+    documents) override them per corpus or file. ``train_sentences``: that many sentences per corpus
     or file instead (few-shot; ``bioner.sampling.sample_sentences``, seed ``seed``).
     ``model_config``: more GLiNERConfig fields for a fresh model (``dropout``,
     ``num_rnn_layers`` ...). ``schedule_steps``: plan the learning-rate schedule for
-    exactly this many steps, and end there (instead of ``epochs``).
+    exactly this many steps, and end there (instead of ``epochs``). ``use_dev`` False:
+    no dev split of the corpora (few-shot: k sentences are all there is; the model keeps
+    its threshold); ``dev_file``s still count.
 
     Silver data (``silver``: files of teacher annotations, e.g. from ``bioner annotate``
     and ``bioner silver merge``; each file is a group labelled with the types it holds):
@@ -88,7 +91,10 @@ class SpanTrainOptions:
     dev_sample: int | None = None
     train_sample: int | None = None
     train_sentences: int | None = None
+    train_samples: dict[str, int] = field(default_factory=dict)
+    dev_samples: dict[str, int] = field(default_factory=dict)
     schedule_steps: int | None = None
+    use_dev: bool = True
     silver: list[str] = field(default_factory=list)
     silver_mode: str = "two-stage"
     silver_steps: int | None = None
@@ -136,6 +142,8 @@ def _coerce(key: str, value: Any, annotation: str, where: str) -> Any:
     if annotation.startswith("dict"):
         if not isinstance(value, dict):
             raise bad("a mapping")
+        if annotation.startswith("dict[str, int]") and not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
+            raise bad("a mapping of names to positive integers")
         return dict(value)
     if annotation.startswith("bool"):
         if not isinstance(value, bool):
@@ -189,9 +197,9 @@ def _sample(docs: list[Document], n: int | None, seed: int) -> list[Document]:
     return random.Random(seed).sample(docs, n)
 
 
-def _train_docs(docs: list[Document], opts: SpanTrainOptions) -> list[Document]:
+def _train_docs(name: str, docs: list[Document], opts: SpanTrainOptions) -> list[Document]:
     """The training sample of one corpus or file: documents (``train_sample``), then sentences (``train_sentences``)."""
-    docs = _sample(docs, opts.train_sample, opts.seed)
+    docs = _sample(docs, opts.train_samples.get(name, opts.train_sample), opts.seed)
     if opts.train_sentences is not None:
         from bioner.sampling import sample_sentences
 
@@ -211,7 +219,7 @@ def _file_labels(path: str, docs: Sequence[Document]) -> dict[str, str]:
     try:
         return gold_labels(docs)
     except BionerError as exc:
-        raise BionerError("E605", f"{path} has no entities, so it names no types to train", file=path) from exc
+        raise BionerError("E605", "the file has no entities, so it names no types to train", file=path) from exc
 
 
 @dataclass
@@ -235,17 +243,17 @@ def load_data(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
     for name in opts.corpus:
         info = corpora.get(name)
         labels[name] = dict(info.natural_labels)
-        train[name] = _train_docs(list(corpora.load(name, "train", root=opts.root, report=report)), opts)
-        if "dev" in info.splits:
-            dev[name] = _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), opts.dev_sample, opts.seed)
+        train[name] = _train_docs(name, list(corpora.load(name, "train", root=opts.root, report=report)), opts)
+        if opts.use_dev and "dev" in info.splits:
+            dev[name] = _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), opts.dev_samples.get(name, opts.dev_sample), opts.seed)
     for path in opts.train_file:
         docs = _file_docs(path, report)
         labels[path] = _file_labels(path, docs)
-        train[path] = _train_docs(docs, opts)
+        train[path] = _train_docs(path, docs, opts)
     for path in opts.dev_file:
         docs = _file_docs(path, report)
         labels.setdefault(path, _file_labels(path, docs))
-        dev[path] = _sample(docs, opts.dev_sample, opts.seed)
+        dev[path] = _sample(docs, opts.dev_samples.get(path, opts.dev_sample), opts.seed)
     return SpanTrainData(train, dev, labels)
 
 
@@ -403,6 +411,7 @@ def span_command(
     train_sample: Annotated[int | None, typer.Option("--train-sample", min=1, help="Training documents per corpus/file (a fixed random sample).")] = None,
     train_sentences: Annotated[int | None, typer.Option("--train-sentences", "--few-shot", min=1, help="Train on this many sentences per corpus/file (a fixed random sample; few-shot).")] = None,
     schedule_steps: Annotated[int | None, typer.Option("--steps", min=1, help="Plan the learning-rate schedule for exactly this many steps and end there (instead of --epochs).")] = None,
+    use_dev: Annotated[bool | None, typer.Option("--dev/--no-dev", help="Score the corpora's dev splits for model selection. (default: --dev)")] = None,
     silver: Annotated[list[str] | None, typer.Option("--silver", help="Silver (teacher-annotated) file to train on too (repeatable); see --silver-mode.")] = None,
     silver_mode: Annotated[str | None, typer.Option("--silver-mode", help="two-stage (silver first, into <output>/silver, then gold) or mixed (silver beside gold). (default: two-stage)")] = None,
     silver_steps: Annotated[int | None, typer.Option("--silver-steps", min=1, help="Steps of the two-stage silver stage. (default: one epoch of the silver data)")] = None,
@@ -416,7 +425,7 @@ def span_command(
     flags = {
         "corpus": corpus or [], "train_file": train_file or [], "dev_file": dev_file or [], "output": output, "encoder": encoder, "model": model,
         "kind": kind, "epochs": epochs, "batch_size": batch_size, "lr": lr, "max_steps": max_steps, "eval_every": eval_every, "threads": threads,
-        "dev_sample": dev_sample, "train_sample": train_sample, "train_sentences": train_sentences, "schedule_steps": schedule_steps,
+        "dev_sample": dev_sample, "train_sample": train_sample, "train_sentences": train_sentences, "schedule_steps": schedule_steps, "use_dev": use_dev,
         "silver": silver or [], "silver_mode": silver_mode, "silver_steps": silver_steps, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
         "root": root,
     }

@@ -106,6 +106,11 @@ def test_load_data_from_corpora_and_files(files: tuple[Path, Path], data_dir: Pa
     assert data.labels[str(dev)] == data.labels[str(train)]
     again = load_data(opts, Report(skip_invalid=True))
     assert [d.id for d in again.train["ncbi-disease"]] == [d.id for d in data.train["ncbi-disease"]]  # a fixed sample
+    # per-corpus sizes override the general ones; --no-dev drops the corpora's dev splits but not --dev-file
+    per = load_data(opts.merged({"train_samples": {"ncbi-disease": 4}, "dev_samples": {str(dev): 1}, "use_dev": False}), Report(skip_invalid=True))
+    assert len(per.train["ncbi-disease"]) == 4 and list(per.dev) == [str(dev)] and len(per.dev[str(dev)]) == 1
+    with pytest.raises(ValueError, match="positive integers"):
+        SpanTrainOptions.from_mapping({"train_samples": {"bc2gm": 0}})
 
 
 def _tiny_config(tmp_path: Path, **extra: object) -> Path:

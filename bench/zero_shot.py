@@ -1,0 +1,268 @@
+"""Zero-shot (leave-one-corpus-out) and few-shot span models, with and without a silver stage (issue 7).
+
+Run (every step resumes and caches; steps may run in separate processes or sessions):
+    .venv/bin/python bench/zero_shot.py base ncbi-disease      # train the model without that unit (runs/zero-shot/UNIT/base)
+    .venv/bin/python bench/zero_shot.py silver ncbi-disease    # teacher-annotate the raw pool with it, filter, train the student
+    .venv/bin/python bench/zero_shot.py eval ncbi-disease      # score base (and student, when trained) on the unit's test splits
+    .venv/bin/python bench/zero_shot.py fewshot ncbi-disease   # k = 10, 50, 200 sentences x DRAWS draws from the base model
+    .venv/bin/python bench/zero_shot.py table                  # print both tables from bench/results/zero_shot.json
+
+Units. Each unit is left out with every corpus sharing its texts (``bioner.leave_out``):
+leaving out bc5cdr removes chemicals from training altogether (no other corpus has them), so
+BC5CDR-chemical is zero-shot in type as well as corpus; the others keep a sibling corpus of
+the same type (NCBI-disease has BC5CDR's diseases, LINNAEUS has S800's species).
+
+Gold recipe: configs/leave-out.yaml (``gold_options``) — a fresh uni-encoder on the packaged
+MiniLM (hidden 256, max width 12), batch 8, lr 5e-5 / 2.5e-4, 2,000 steps on fixed per-corpus
+document samples of the remaining corpora's train splits, dev = fixed samples of their dev
+splits, best checkpoint kept, threshold chosen on that dev (never on the left-out corpus).
+The same recipe as ``bioner evaluate --leave-out UNIT --train-config configs/leave-out.yaml``.
+
+Silver (``silver UNIT``): the raw pool is ``RAW_SENTENCES`` sentences (seed 0) of the
+deduplicated unlabeled train text of all six corpora (``bioner silver raw``; the left-out
+corpus's text is in it, never its labels). The teacher is the unit's own base model: it has
+never seen the unit's annotations, so the student learns nothing about them from it. It is
+run once per label group (``SILVER_GROUPS``, the label sets the corpora were trained with,
+one prompt each) with ``bioner.annotate``; the groups are merged (union, ``merge_teachers``)
+keeping entities with score >= ``SILVER_MIN_SCORE``. The student: two-stage, a fresh model
+trained ``SILVER_STEPS`` steps on silver, then the same gold recipe as the base model.
+
+Few-shot (``fewshot UNIT``): from the unit's base model, fine-tuned on k sentences of the
+unit's train split (``bioner.sampling``, seeds 0..DRAWS-1), ``FEW_EPOCHS`` epochs (at least
+``FEW_MIN_STEPS`` steps), no dev (the base model's threshold), scored on the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results_file import add_result, load_results  # noqa: E402
+
+from bioner.cli.train import MODEL_DIR, SpanTrainOptions  # noqa: E402
+from bioner.errors import Report  # noqa: E402
+
+OUT = ROOT / "runs" / "zero-shot"
+RESULTS = ROOT / "bench" / "results" / "zero_shot.json"
+# unit left out -> the test corpora it is scored on
+UNITS: dict[str, tuple[str, ...]] = {
+    "ncbi-disease": ("ncbi-disease",),
+    "bc5cdr": ("bc5cdr-chem", "bc5cdr-disease"),
+    "bc2gm": ("bc2gm",),
+    "jnlpba": ("jnlpba", "genia"),
+    "linnaeus": ("linnaeus",),
+    "s800": ("s800",),
+}
+FEW_TARGETS = {"ncbi-disease": "ncbi-disease", "bc5cdr-chem": "bc5cdr"}  # few-shot corpus -> the unit whose base model it starts from
+CONFIG = ROOT / "configs" / "leave-out.yaml"  # the gold recipe, shared with `bioner evaluate --leave-out --train-config`
+SILVER_STEPS = 1000
+RAW_SENTENCES = 8000
+SILVER_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("disease", "chemical compound or drug"),
+    ("gene or gene product",),
+    ("protein", "DNA", "RNA", "cell line", "cell type"),
+    ("species",),
+)
+SILVER_MIN_SCORE = 0.7
+SHOTS, DRAWS, FEW_EPOCHS, FEW_MIN_STEPS = (10, 50, 200), 3, 10, 20
+# published anchors (strict F1) shown beside the table
+ANCHORS = {
+    "ncbi-disease": "LLMNER 69.15 (not trained on NCBI-disease)",
+}
+
+
+def gold_options(unit: str, output: Path, threads: int, **extra: Any) -> SpanTrainOptions:
+    """The gold recipe (configs/leave-out.yaml) for ``unit``: its training corpora, this output folder and thread count."""
+    from bioner.cli.train import load_config
+    from bioner.leave_out import training_corpora
+
+    base = SpanTrainOptions.from_mapping(load_config(CONFIG), where=str(CONFIG))
+    return base.merged({"corpus": training_corpora(unit), "output": str(output), "threads": threads, **extra})
+
+
+def _base_dir(unit: str) -> Path:
+    return OUT / unit / "base"
+
+
+def cmd_base(unit: str, threads: int) -> Path:
+    from bioner.leave_out import leave_out_model
+
+    t0 = time.perf_counter()
+    run = leave_out_model(unit, gold_options(unit, _base_dir(unit), threads), report=Report(skip_invalid=True))
+    print(f"base {unit}: {run.model_dir} ({'trained' if run.trained_now else 'loaded'}, {time.perf_counter() - t0:.0f} s)", flush=True)
+    return run.model_dir
+
+
+def raw_pool() -> Path:
+    """The shared raw sentences: deduplicated unlabeled train text of every corpus, RAW_SENTENCES sampled (seed 0)."""
+    import bioner.io
+    from bioner.leave_out import POOL
+    from bioner.sampling import sample_sentences
+    from bioner.silver import DedupStats, dedup, raw_documents
+
+    path = OUT / "raw.jsonl"
+    if not path.is_file():
+        stats = DedupStats()
+        docs = list(dedup(raw_documents(POOL), stats))
+        sents = sample_sentences(docs, RAW_SENTENCES, seed=0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bioner.io.write(sents, path)
+        print(f"raw pool: {len(docs)} documents after dedup ({stats.dropped} near-duplicates dropped), {len(sents)} sentences -> {path}", flush=True)
+    return path
+
+
+def cmd_silver(unit: str, threads: int) -> Path:
+    """Teacher annotation with the unit's base model, merged and filtered, then the two-stage student."""
+    import bioner.io
+    from bioner.annotate import annotate
+    from bioner.leave_out import leave_out_model
+    from bioner.silver import MergeStats, merge_teachers, read_teacher
+
+    teacher = cmd_base(unit, threads)
+    raw = raw_pool()
+    silver = OUT / unit / "silver.jsonl"
+    if not silver.is_file():
+        outs = []
+        for k, group in enumerate(SILVER_GROUPS):
+            out = OUT / unit / f"teacher-{k}"
+            t0 = time.perf_counter()
+            annotate([raw], out, model=str(teacher), labels=list(group), per_label=False, shard_size=500)
+            print(f"teacher {unit} group {k} {group}: {time.perf_counter() - t0:.0f} s", flush=True)
+            outs.append(out)
+        stats = MergeStats([o.name for o in outs])
+        docs = merge_teachers([read_teacher(o) for o in outs], [o.name for o in outs], agree=1, min_score=SILVER_MIN_SCORE, stats=stats)
+        tmp = silver.with_suffix(".tmp.jsonl")
+        bioner.io.write(docs, tmp)
+        os.replace(tmp, silver)
+        print(f"silver {unit}: kept {stats.kept}, dropped by score {stats.dropped_score}; per label "
+              f"{ {k: dict(v) for k, v in stats.by_label.items()} }", flush=True)
+    t0 = time.perf_counter()
+    opts = gold_options(unit, OUT / unit / "student", threads, silver=[str(silver)], silver_mode="two-stage", silver_steps=SILVER_STEPS)
+    run = leave_out_model(unit, opts, report=Report(skip_invalid=True))
+    print(f"student {unit}: {run.model_dir} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return run.model_dir
+
+
+def _score(model_dir: Path, corpus: str, threads: int) -> dict[str, Any]:
+    from bioner.leave_out import leave_out_evaluate
+
+    t0 = time.perf_counter()
+    ev = leave_out_evaluate(corpus, model_dir, threads=threads).as_dict()
+    s, r = ev["strict"]["micro"], ev["relaxed"]["micro"]
+    return {"docs": ev["documents"], "gold": s["support"], "p": 100 * s["precision"], "r": 100 * s["recall"], "f1": 100 * s["f1"],
+            "relaxed_f1": 100 * r["f1"], "seconds": round(time.perf_counter() - t0)}
+
+
+def cmd_eval(unit: str, threads: int) -> None:
+    for variant in ("base", "student"):
+        model_dir = OUT / unit / variant / MODEL_DIR
+        if not model_dir.is_dir():
+            continue
+        for corpus in UNITS[unit]:
+            key = f"loo/{variant}/{corpus}"
+            if key in load_results(RESULTS):
+                continue
+            row = {"unit": unit, "variant": variant, "corpus": corpus, **_score(model_dir, corpus, threads), "date": time.strftime("%Y-%m-%d")}
+            add_result(RESULTS, key, row, OUT)
+            print(key, row, flush=True)
+
+
+def cmd_fewshot(target: str, threads: int) -> None:
+    """k-shot fine-tuning of the unit's base model on ``target`` (a corpus of FEW_TARGETS)."""
+    from bioner.cli.train import train_span_model
+
+    unit = FEW_TARGETS[target]
+    start = cmd_base(unit, threads)
+    for k in SHOTS:
+        for draw in range(DRAWS):
+            key = f"few/{target}/{k}/{draw}"
+            if key in load_results(RESULTS):
+                continue
+            out = OUT / unit / f"few-{target}-{k}-{draw}"
+            steps = max(FEW_MIN_STEPS, FEW_EPOCHS * -(-k // 8))
+            opts = SpanTrainOptions(corpus=[target], model=str(start), output=str(out), train_sentences=k, seed=draw, batch_size=8,
+                                    lr=5e-5, others_lr=2.5e-4, schedule_steps=steps, threads=threads, use_dev=False)
+            t0 = time.perf_counter()
+            run = train_span_model(opts, report=Report(skip_invalid=True))
+            train_s = time.perf_counter() - t0
+            row = {"target": target, "k": k, "draw": draw, "steps": run.result.steps, "train_seconds": round(train_s),
+                   **_score(run.model_dir, target, threads), "date": time.strftime("%Y-%m-%d")}
+            add_result(RESULTS, key, row, OUT)
+            shutil.rmtree(out, ignore_errors=True)  # ~100 MB of weights per run; the scores are what is kept
+            print(key, row, flush=True)
+
+
+def table() -> str:
+    res = load_results(RESULTS)
+    lines = [
+        "# Zero-shot (leave-one-corpus-out) and few-shot span models",
+        "",
+        f"Command: `.venv/bin/python bench/zero_shot.py ...` (see its docstring) — rows from bench/results/zero_shot.json. "
+        "Gold recipe: configs/leave-out.yaml (MiniLM uni-encoder, 2,000 steps of batch 8 on the other corpora's train samples); "
+        f"silver student: {SILVER_STEPS} steps on {RAW_SENTENCES} teacher-annotated raw sentences (score >= {SILVER_MIN_SCORE}), then the gold recipe. "
+        "Full test splits; strict = exact span and type, relaxed = overlap and type.",
+        "",
+        "| left out | test corpus | docs | gold | strict P | strict R | **strict F1** | relaxed F1 | silver stage: strict F1 | relaxed F1 | anchor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for unit, tests in UNITS.items():
+        for corpus in tests:
+            b, s = res.get(f"loo/base/{corpus}"), res.get(f"loo/student/{corpus}")
+            if b is None and s is None:
+                continue
+            base = f"| {b['docs']} | {b['gold']} | {b['p']:.2f} | {b['r']:.2f} | **{b['f1']:.2f}** | {b['relaxed_f1']:.2f}" if b else "| | | | | |"
+            stud = f"| {s['f1']:.2f} | {s['relaxed_f1']:.2f}" if s else "| | "
+            lines.append(f"| {unit} | {corpus} {base} {stud} | {ANCHORS.get(corpus, '')} |")
+    few = [v for k, v in res.items() if k.startswith("few/")]
+    if few:
+        lines += ["", "Few-shot: fine-tuned from the leave-one-out base model on k sentences of the target's train split "
+                  f"({DRAWS} seeded draws; mean ± sd of strict F1 on the full test split; k = 0 is the base model).", "",
+                  "| target | k | draws | strict F1 mean | sd | relaxed F1 mean | steps |", "|---|---|---|---|---|---|---|"]
+        for target in FEW_TARGETS:
+            zero = res.get(f"loo/base/{target}")
+            if zero:
+                lines.append(f"| {target} | 0 | - | {zero['f1']:.2f} | - | {zero['relaxed_f1']:.2f} | 0 |")
+            for k in SHOTS:
+                rows = [v for v in few if v["target"] == target and v["k"] == k]
+                if rows:
+                    f1 = [r["f1"] for r in rows]
+                    sd = statistics.stdev(f1) if len(f1) > 1 else 0.0
+                    lines.append(f"| {target} | {k} | {len(rows)} | {statistics.mean(f1):.2f} | {sd:.2f} | "
+                                 f"{statistics.mean(r['relaxed_f1'] for r in rows):.2f} | {rows[0]['steps']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("base", "silver", "eval", "fewshot", "table"))
+    ap.add_argument("names", nargs="*", help="units (base, silver, eval) or few-shot targets (fewshot)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.command == "table":
+        print(table())
+        return
+    choices = FEW_TARGETS if args.command == "fewshot" else UNITS
+    for name in args.names or list(choices):
+        if name not in choices:
+            raise SystemExit(f"unknown name {name!r}; one of: {', '.join(choices)}")
+        {"base": cmd_base, "silver": cmd_silver, "eval": cmd_eval, "fewshot": cmd_fewshot}[args.command](name, args.threads)
+    print(table())
+
+
+if __name__ == "__main__":
+    main()
