@@ -75,7 +75,8 @@ class LeaveOutRun:
     trained_now: bool
 
 
-def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = False, report: Report | None = None) -> LeaveOutRun:
+def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = False, log_every: int = 0,
+                    report: Report | None = None) -> LeaveOutRun:
     """Train a span model on ``opts`` without ``corpus`` into ``opts.output``, or load the one already there.
 
     ``opts.corpus`` empty: ``training_corpora(corpus)``; given: checked (E608). Files
@@ -102,7 +103,7 @@ def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = Fal
             return LeaveOutRun(corpus, tuple(have["trained_on"]), out / MODEL_DIR, False)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(record, {**wanted, "finished": False})
-    run = train_span_model(opts, progress=progress, report=report)
+    run = train_span_model(opts, progress=progress, log_every=log_every, report=report)
     _write_json(record, {**wanted, "finished": run.result.finished})
     return LeaveOutRun(corpus, tuple(train), run.model_dir, True)
 

@@ -201,7 +201,10 @@ def _leave_out(corpus: str, *, split: str, run_dir: Path | None, train_config: P
         raise typer.BadParameter(str(exc), param_hint="--train-config") from None
     opts = opts.merged({"output": str(run_dir or Path("runs/leave-out") / corpus), "threads": threads})
     report = Report(skip_invalid=True)
-    run = leave_out_model(corpus, opts, progress=_interactive(), report=report)
+    from bioner.cli.train import LOG_EVERY
+
+    interactive = _interactive()
+    run = leave_out_model(corpus, opts, progress=interactive, log_every=0 if interactive else LOG_EVERY, report=report)
     verb = "Trained" if run.trained_now else "Loaded"
     err().print(f"{verb} {run.model_dir} (trained on {', '.join(run.trained_on)}; never on {corpus})", markup=False, highlight=False, soft_wrap=True)
     with status(f"Scoring on {corpus}:{split}"):

@@ -39,6 +39,7 @@ MODEL_DIR = "model"  # the trained model, under the output folder
 SILVER_DIR = "silver"  # the silver stage of a two-stage run, under the output folder
 KINDS = ("uni", "bi")
 SILVER_MODES = ("two-stage", "mixed")
+LOG_EVERY = 50  # steps between progress lines on stderr when it is not a terminal
 
 
 @dataclass
@@ -325,7 +326,7 @@ _TRAIN_KW = ("lr", "others_lr", "weight_decay", "warmup", "negative_types", "eva
              "schedule_steps")
 
 
-def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, report: Report | None = None) -> SpanTrainRun:
+def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, log_every: int = 0, report: Report | None = None) -> SpanTrainRun:
     """Load the data, build the model, run ``train_span`` and save the model to ``<output>/model``."""
     from bioner.engines.span_train import train_span
 
@@ -340,9 +341,10 @@ def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, report: 
     if silver is not None and opts.silver_mode == "mixed":
         data = SpanTrainData({**data.train, **silver.train}, data.dev, {**data.labels, **silver.labels})
     elif silver is not None:
-        model, silver_result = _silver_stage(model, silver, data, opts, extra, progress=progress, report=report)
+        model, silver_result = _silver_stage(model, silver, data, opts, extra, progress=progress, log_every=log_every, report=report)
     result = train_span(model, data.train, data.dev or None, labels=data.labels, output_dir=opts.output, epochs=opts.epochs,
-                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, report=report, **extra)
+                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, log_every=log_every, report=report,
+                        **extra)
     model_dir = model.save(Path(opts.output) / MODEL_DIR)
     return SpanTrainRun(result, model_dir, opts, silver_result)
 
@@ -362,7 +364,7 @@ def _check_run_folder(opts: SpanTrainOptions) -> None:
 
 
 def _silver_stage(model: SpanModel, silver: SpanTrainData, gold: SpanTrainData, opts: SpanTrainOptions, extra: dict[str, Any], *,
-                  progress: bool, report: Report) -> tuple[SpanModel, TrainResult | None]:
+                  progress: bool, log_every: int, report: Report) -> tuple[SpanModel, TrainResult | None]:
     """Stage 1 of a two-stage run: train on silver alone into ``<output>/silver``; a finished stage is loaded, not redone.
 
     Dev is the gold dev data, so the stage keeps its best checkpoint by the gold task.
@@ -380,7 +382,8 @@ def _silver_stage(model: SpanModel, silver: SpanTrainData, gold: SpanTrainData, 
     if opts.silver_steps is not None:
         stage_kw["schedule_steps"] = opts.silver_steps
     result = train_span(model, silver.train, gold.dev or None, labels={**silver.labels, **gold.labels}, output_dir=out, epochs=1,
-                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, report=report, **stage_kw)
+                        batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, log_every=log_every, report=report,
+                        **stage_kw)
     model.save(done)
     return model, result
 
@@ -436,7 +439,8 @@ def span_command(
         raise typer.BadParameter(str(exc), param_hint="--config") from None
     report = Report(skip_invalid=True)
     try:
-        run = train_span_model(opts, progress=_interactive(), report=report)
+        interactive = _interactive()
+        run = train_span_model(opts, progress=interactive, log_every=0 if interactive else LOG_EVERY, report=report)
     except KeyboardInterrupt:
         out().print(f"Interrupted: the checkpoint is in {opts.output}; run the same command again to continue.", markup=False, highlight=False)
         raise typer.Exit(130) from None

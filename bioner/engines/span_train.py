@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -290,6 +291,7 @@ def train_span(
     resume: bool = True,
     seed: int = 0,
     progress: bool = True,
+    log_every: int = 0,
     report: Report | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` in place; checkpoints and the best model go to ``output_dir``.
@@ -313,7 +315,9 @@ def train_span(
     ``length_buckets``: batches are formed from pools of that many batches sorted by
     length (0: plain random batches); see ``epoch_batches``. ``tune_threshold``: when the
     run finishes and there is dev data, pick the model's default threshold on dev
-    (``choose_threshold``) and store it with the best model.
+    (``choose_threshold``) and store it with the best model. ``progress``: a progress bar;
+    ``log_every``: a line on stderr every that many steps and after each dev evaluation
+    (for logs, where a bar does not show).
     """
     import torch
 
@@ -365,7 +369,7 @@ def train_span(
     stopped_early = False
     losses: list[float] = []  # since the last evaluation
     all_losses: list[float] = []
-    started = time.perf_counter()
+    started, first_step = time.perf_counter(), step
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(TextColumn("span training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not progress)
@@ -382,6 +386,10 @@ def train_span(
                 all_losses.append(loss)
                 step += 1
                 bar.update(task, completed=step, info=f"loss {loss:.3g}")
+                if log_every and step % log_every == 0:
+                    recent = all_losses[-log_every:]
+                    print(f"span step {step}/{stop_at} loss {sum(recent) / len(recent):.4g} "
+                          f"{(time.perf_counter() - started) / (step - first_step):.2f} s/step", file=sys.stderr, flush=True)
                 end_of_epoch = step % steps_per_epoch == 0
                 if dev_groups and ((eval_every and step % eval_every == 0) or (not eval_every and end_of_epoch) or step == total):
                     scores = _evaluate_dev(model, dev_groups, pred_kw)
@@ -389,6 +397,8 @@ def train_span(
                     history.append(entry)
                     losses = []
                     bar.update(task, info=f"dev F1 {scores['f1']:.4f}")
+                    if log_every:
+                        print(f"span step {step} dev F1 {scores['f1']:.4f}", file=sys.stderr, flush=True)
                     if best_f1 is None or scores["f1"] > best_f1:
                         best_f1, best_step, bad_evals = scores["f1"], step, 0
                         model.save(out / BEST)

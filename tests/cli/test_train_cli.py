@@ -152,7 +152,7 @@ def test_two_stage_silver_then_gold_resumes_and_guards_the_run_folder(files: tup
     assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "with a silver stage" in r.stderr
 
 
-def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path: Path) -> None:
+def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     train, _ = files
     silver = tmp_path / "silver.jsonl"
     bioner.io.write([Document("s1", "Asthma was treated with ibuprofen.", [Entity(0, 6, "disease", score=0.9)])], silver)
@@ -163,8 +163,10 @@ def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path:
     data = load_data(opts, Report())
     assert len(data.train[str(train)]) == 2 and all(":s" in d.id for d in data.train[str(train)])  # 2 sentences, not 2 documents
     assert load_silver(opts, Report()).labels == {f"silver:{silver}": {"disease": "disease"}}
-    run = train_span_model(opts)
+    run = train_span_model(opts, log_every=1)
     assert run.result.steps == 2 and run.silver is None and not (tmp_path / "mixed" / "silver").exists()
+    logged = capsys.readouterr().err
+    assert "span step 1/2 loss" in logged and "span step 2/2 loss" in logged and "s/step" in logged  # progress lines for logs
     r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(silver), "--silver-mode", "both", "--output", str(tmp_path / "o")])
     assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "two-stage, mixed" in r.stderr
     r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
