@@ -258,12 +258,17 @@ def load_data(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
     return SpanTrainData(train, dev, labels)
 
 
-def load_silver(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
-    """The silver files of ``opts`` as train groups (all of each file: no sampling), each labelled with its types."""
+def load_silver(opts: SpanTrainOptions) -> SpanTrainData:
+    """The silver files of ``opts`` as train groups (all of each: no sampling), each labelled with its types.
+
+    A silver input is an annotation file of any readable format or a finished ``bioner annotate`` output folder.
+    """
+    from bioner.silver import read_teacher
+
     train: dict[str, list[Document]] = {}
     labels: dict[str, LabelSet] = {}
     for path in opts.silver:
-        docs = _file_docs(path, report)
+        docs = list(read_teacher(path))
         labels[f"silver:{path}"] = _file_labels(path, docs)
         train[f"silver:{path}"] = docs
     return SpanTrainData(train, {}, labels)
@@ -334,7 +339,7 @@ def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, log_ever
     _check_run_folder(opts)
     report = report if report is not None else Report(skip_invalid=True)  # registered corpora: skip their known quirks, counted
     data = load_data(opts, report)
-    silver = load_silver(opts, report) if opts.silver else None
+    silver = load_silver(opts) if opts.silver else None
     model = build_model(opts)
     extra = {k: getattr(opts, k) for k in _TRAIN_KW if getattr(opts, k) is not None}
     silver_result = None

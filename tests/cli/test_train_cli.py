@@ -162,7 +162,7 @@ def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path:
                             hidden_size=32, max_len=64, batch_size=2, threads=1, schedule_steps=2, output=str(tmp_path / "mixed"))
     data = load_data(opts, Report())
     assert len(data.train[str(train)]) == 2 and all(":s" in d.id for d in data.train[str(train)])  # 2 sentences, not 2 documents
-    assert load_silver(opts, Report()).labels == {f"silver:{silver}": {"disease": "disease"}}
+    assert load_silver(opts).labels == {f"silver:{silver}": {"disease": "disease"}}
     run = train_span_model(opts, log_every=1)
     assert run.result.steps == 2 and run.silver is None and not (tmp_path / "mixed" / "silver").exists()
     logged = capsys.readouterr().err
