@@ -12,11 +12,12 @@ leaving out bc5cdr removes chemicals from training altogether (no other corpus h
 BC5CDR-chemical is zero-shot in type as well as corpus; the others keep a sibling corpus of
 the same type (NCBI-disease has BC5CDR's diseases, LINNAEUS has S800's species).
 
-Gold recipe: configs/leave-out.yaml (``gold_options``) — a fresh uni-encoder on the packaged
+Gold recipe: ``bioner.leave_out.RECIPE`` (``gold_options``) — a fresh uni-encoder on the packaged
 MiniLM (hidden 256, max width 12), batch 8, lr 5e-5 / 2.5e-4, 2,000 steps on fixed per-corpus
 document samples of the remaining corpora's train splits, dev = fixed samples of their dev
 splits, best checkpoint kept, threshold chosen on that dev (never on the left-out corpus).
-The same recipe as ``bioner evaluate --leave-out UNIT --train-config configs/leave-out.yaml``.
+The same recipe as ``bioner evaluate --leave-out UNIT`` (its default), so
+``bioner evaluate --leave-out ncbi-disease --run-dir runs/zero-shot/ncbi-disease/base`` loads the bench's model.
 
 Silver (``silver UNIT``): the raw pool is ``RAW_SENTENCES`` sentences (seed 0) of the
 deduplicated unlabeled train text of all six corpora (``bioner silver raw``; the left-out
@@ -66,7 +67,6 @@ UNITS: dict[str, tuple[str, ...]] = {
     "s800": ("s800",),
 }
 FEW_TARGETS = {"ncbi-disease": "ncbi-disease", "bc5cdr-chem": "bc5cdr"}  # few-shot corpus -> the unit whose base model it starts from
-CONFIG = ROOT / "configs" / "leave-out.yaml"  # the gold recipe, shared with `bioner evaluate --leave-out --train-config`
 SILVER_STEPS = 1000
 LOG_EVERY = 100
 RAW_SENTENCES = 8000
@@ -85,12 +85,10 @@ ANCHORS = {
 
 
 def gold_options(unit: str, output: Path, threads: int, **extra: Any) -> SpanTrainOptions:
-    """The gold recipe (configs/leave-out.yaml) for ``unit``: its training corpora, this output folder and thread count."""
-    from bioner.cli.train import load_config
-    from bioner.leave_out import training_corpora
+    """The gold recipe (``bioner.leave_out.RECIPE``) for ``unit``: its training corpora, this output folder and thread count."""
+    from bioner.leave_out import recipe_options, training_corpora
 
-    base = SpanTrainOptions.from_mapping(load_config(CONFIG), where=str(CONFIG))
-    return base.merged({"corpus": training_corpora(unit), "output": str(output), "threads": threads, **extra})
+    return recipe_options().merged({"corpus": training_corpora(unit), "output": str(output), "threads": threads, **extra})
 
 
 def _base_dir(unit: str) -> Path:
@@ -211,7 +209,7 @@ def table() -> str:
         "# Zero-shot (leave-one-corpus-out) and few-shot span models",
         "",
         f"Command: `.venv/bin/python bench/zero_shot.py ...` (see its docstring) — rows from bench/results/zero_shot.json. "
-        "Gold recipe: configs/leave-out.yaml (MiniLM uni-encoder, 2,000 steps of batch 8 on the other corpora's train samples); "
+        "Gold recipe: bioner.leave_out.RECIPE (MiniLM uni-encoder, 2,000 steps of batch 8 on the other corpora's train samples); "
         f"silver student: {SILVER_STEPS} steps on {RAW_SENTENCES} teacher-annotated raw sentences (score >= {SILVER_MIN_SCORE}), then the gold recipe. "
         "Full test splits; strict = exact span and type, relaxed = overlap and type.",
         "",

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bioner.cli import app
 from bioner.cli.train import SpanTrainOptions
 from bioner.errors import BionerError
-from bioner.leave_out import RECORD, check_training, leave_out_model, training_corpora
+from bioner.leave_out import RECORD, check_training, leave_out_model, recipe_options, training_corpora
 
 runner = CliRunner()
 
@@ -29,6 +29,8 @@ def test_corpora_sharing_texts_leave_together() -> None:
     assert info.value.code == "E608" and "bc5cdr" in str(info.value)
     with pytest.raises(BionerError, match="E201|unknown"):
         training_corpora("no-such-corpus")
+    recipe = recipe_options()  # the default of evaluate --leave-out: a valid, bounded recipe with no corpora of its own
+    assert recipe.corpus == [] and recipe.schedule_steps == 2000 and recipe.train_samples["bc2gm"] == 6000
 
 
 def test_leave_out_trains_once_scores_the_left_out_corpus_and_guards_its_folder(data_dir: Path, tmp_path: Path) -> None:

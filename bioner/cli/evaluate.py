@@ -136,7 +136,8 @@ def evaluate_command(
         "and score it on this corpus's --split with natural-language labels."))] = None,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="With --leave-out: the training run folder. (default: runs/leave-out/CORPUS)")] = None,
     train_config: Annotated[Path | None, typer.Option("--train-config", help=(
-        "With --leave-out: span training options (YAML/JSON, as bioner train span --config; its corpus list, if any, is checked).") )] = None,
+        "With --leave-out: span training options (YAML/JSON, as bioner train span --config; its corpus list, if any, is checked). "
+        "(default: bioner.leave_out.RECIPE, 2,000 steps on samples of the other corpora)"))] = None,
 ) -> None:
     """Score predictions against gold: strict and relaxed, micro and macro, per type.
 
@@ -193,10 +194,10 @@ def _leave_out(corpus: str, *, split: str, run_dir: Path | None, train_config: P
     """``evaluate --leave-out``: train or load the leave-one-out model, then score it (``bioner.leave_out``)."""
     from bioner.cli.train import SpanTrainOptions, load_config
     from bioner.evaluate import render
-    from bioner.leave_out import leave_out_evaluate, leave_out_model
+    from bioner.leave_out import leave_out_evaluate, leave_out_model, recipe_options
 
     try:
-        opts = SpanTrainOptions.from_mapping(load_config(train_config), where=str(train_config)) if train_config is not None else SpanTrainOptions()
+        opts = SpanTrainOptions.from_mapping(load_config(train_config), where=str(train_config)) if train_config is not None else recipe_options()
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--train-config") from None
     opts = opts.merged({"output": str(run_dir or Path("runs/leave-out") / corpus), "threads": threads})
