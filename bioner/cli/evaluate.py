@@ -192,7 +192,7 @@ def evaluate_command(
 def _leave_out(corpus: str, *, split: str, run_dir: Path | None, train_config: Path | None, threads: int | None, threshold: float | None,
                limit: int | None, relaxed: bool, by_type: bool, as_json: bool) -> None:
     """``evaluate --leave-out``: train or load the leave-one-out model, then score it (``bioner.leave_out``)."""
-    from bioner.cli.train import SpanTrainOptions, load_config
+    from bioner.cli.train import LOG_EVERY, SpanTrainOptions, load_config
     from bioner.evaluate import render
     from bioner.leave_out import leave_out_evaluate, leave_out_model, recipe_options
 
@@ -202,8 +202,6 @@ def _leave_out(corpus: str, *, split: str, run_dir: Path | None, train_config: P
         raise typer.BadParameter(str(exc), param_hint="--train-config") from None
     opts = opts.merged({"output": str(run_dir or Path("runs/leave-out") / corpus), "threads": threads})
     report = Report(skip_invalid=True)
-    from bioner.cli.train import LOG_EVERY
-
     interactive = _interactive()
     run = leave_out_model(corpus, opts, progress=interactive, log_every=0 if interactive else LOG_EVERY, report=report)
     verb = "Trained" if run.trained_now else "Loaded"
