@@ -258,14 +258,21 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.command == "table":
-        print(table())
+        _report()
         return
     choices = FEW_TARGETS if args.command == "fewshot" else UNITS
     for name in args.names or list(choices):
         if name not in choices:
             raise SystemExit(f"unknown name {name!r}; one of: {', '.join(choices)}")
         {"base": cmd_base, "silver": cmd_silver, "eval": cmd_eval, "fewshot": cmd_fewshot}[args.command](name, args.threads)
-    print(table())
+    _report()
+
+
+def _report() -> None:
+    """Print the tables and save them beside the JSON rows."""
+    report = table()
+    print(report)
+    RESULTS.with_suffix(".md").write_text(report + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
