@@ -142,9 +142,7 @@ def cmd_silver(unit: str, threads: int) -> Path:
             outs.append(out)
         stats = MergeStats([o.name for o in outs])
         docs = merge_teachers([read_teacher(o) for o in outs], [o.name for o in outs], agree=1, min_score=SILVER_MIN_SCORE, stats=stats)
-        tmp = silver.with_suffix(".tmp.jsonl")
-        bioner.io.write(docs, tmp)
-        os.replace(tmp, silver)
+        bioner.io.write(docs, silver)  # writers replace the file atomically: a crash leaves no partial silver.jsonl
         print(f"silver {unit}: kept {stats.kept}, dropped by score {stats.dropped_score}; per label "
               f"{ {k: dict(v) for k, v in stats.by_label.items()} }", flush=True)
     t0 = time.perf_counter()
