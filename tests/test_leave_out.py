@@ -31,12 +31,14 @@ def test_corpora_sharing_texts_leave_together() -> None:
         training_corpora("no-such-corpus")
     recipe = recipe_options()  # the default of evaluate --leave-out: a valid, bounded recipe with no corpora of its own
     assert recipe.corpus == [] and recipe.schedule_steps == 2000 and recipe.train_samples["bc2gm"] == 6000
+    assert recipe.labels == {"linnaeus": {"Species": "species"}}  # pinned: the registry's LINNAEUS prompt changed after units were measured
 
 
 def test_leave_out_trains_once_scores_the_left_out_corpus_and_guards_its_folder(data_dir: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps({"corpus": ["ncbi-disease"], "train_sample": 4, "dev_sample": 2, "hidden_size": 32, "max_len": 64,
-                               "batch_size": 2, "steps": 2, "root": str(data_dir)}).replace('"steps"', '"schedule_steps"'), encoding="utf-8")
+                               "batch_size": 2, "steps": 2, "root": str(data_dir),
+                               "labels": {"ncbi-disease": {"Disease": "disorder"}, "bc5cdr-chem": {"Chemical": "drug"}}}).replace('"steps"', '"schedule_steps"'), encoding="utf-8")
     run = tmp_path / "loo"
     args = ["evaluate", "--leave-out", "bc5cdr-chem", "--run-dir", str(run), "--train-config", str(cfg), "--limit", "2", "--threads", "1", "--json"]
     env = {"BIONER_DATA": str(data_dir)}
@@ -47,6 +49,7 @@ def test_leave_out_trains_once_scores_the_left_out_corpus_and_guards_its_folder(
     assert set(scores["strict"]["micro"]) >= {"precision", "recall", "f1"} and list(scores["strict"]["by_type"]) == ["Chemical"]
     record = json.loads((run / RECORD).read_text(encoding="utf-8"))
     assert record["corpus"] == "bc5cdr-chem" and record["trained_on"] == ["ncbi-disease"] and record["finished"] is True
+    assert record["options"]["labels"] == {"ncbi-disease": {"Disease": "disorder"}}  # the left-out corpus's prompts are dropped, not an error
     r = runner.invoke(app, args, env=env)
     assert r.exit_code == 0 and "Loaded" in r.stderr and json.loads(r.stdout) == scores  # not trained again, same scores
     r = runner.invoke(app, ["evaluate", "--leave-out", "ncbi-disease", "--run-dir", str(run), "--train-config", str(cfg)], env=env)

@@ -19,7 +19,7 @@ import json
 import os
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -58,6 +58,9 @@ class SpanTrainOptions:
     exactly this many steps, and end there (instead of ``epochs``). ``use_dev`` False:
     no dev split of the corpora (few-shot: k sentences are all there is; the model keeps
     its threshold); ``dev_file``s still count.
+    ``labels`` (corpus or file -> {type: prompt}) replaces the natural-language prompts of
+    some of a group's types (default: the registry's, ``CorpusInfo.natural_labels``; a
+    file's: its types' registered labels), e.g. to keep a recipe's prompts fixed.
 
     Silver data (``silver``: files of teacher annotations, e.g. from ``bioner annotate``
     and ``bioner silver merge``; each file is a group labelled with the types it holds):
@@ -94,6 +97,7 @@ class SpanTrainOptions:
     train_sentences: int | None = None
     train_samples: dict[str, int] = field(default_factory=dict)
     dev_samples: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
     schedule_steps: int | None = None
     use_dev: bool = True
     silver: list[str] = field(default_factory=list)
@@ -145,6 +149,10 @@ def _coerce(key: str, value: Any, annotation: str, where: str) -> Any:
             raise bad("a mapping")
         if annotation.startswith("dict[str, int]") and not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
             raise bad("a mapping of names to positive integers")
+        if annotation.startswith("dict[str, dict[str, str]]"):
+            if not all(isinstance(v, dict) and all(isinstance(t, str) and isinstance(x, str) and x.strip() for t, x in v.items()) for v in value.values()):
+                raise bad("a mapping of names to mappings of types to non-empty prompts")
+            return {str(k): dict(v) for k, v in value.items()}
         return dict(value)
     if annotation.startswith("bool"):
         if not isinstance(value, bool):
@@ -255,7 +263,24 @@ def load_data(opts: SpanTrainOptions, report: Report) -> SpanTrainData:
         docs = _file_docs(path, report)
         labels.setdefault(path, _file_labels(path, docs))
         dev[path] = _sample(docs, opts.dev_samples.get(path, opts.dev_sample), opts.seed)
-    return SpanTrainData(train, dev, labels)
+    return SpanTrainData(train, dev, _with_prompts(labels, opts.labels))
+
+
+def _with_prompts(labels: dict[str, LabelSet], prompts: Mapping[str, Mapping[str, str]]) -> dict[str, LabelSet]:
+    """``labels`` with the prompts of ``SpanTrainOptions.labels`` put in (E605 for a group or type that is not there)."""
+    from bioner.engines.span import label_pairs
+
+    out = dict(labels)
+    for name, given in prompts.items():
+        if name not in out:
+            raise BionerError("E605", f"option labels: prompts are given for {name!r}, which is not a training corpus or file",
+                              hint=f"the groups: {', '.join(out)}")
+        current = dict(label_pairs(out[name]))
+        unknown = [t for t in given if t not in current]
+        if unknown:
+            raise BionerError("E605", f"option labels: {name!r} has no type {unknown[0]!r}", hint=f"its types: {', '.join(current)}")
+        out[name] = {**current, **given}
+    return out
 
 
 def load_silver(opts: SpanTrainOptions) -> SpanTrainData:
@@ -393,6 +418,22 @@ def _silver_stage(model: SpanModel, silver: SpanTrainData, gold: SpanTrainData, 
     return model, result
 
 
+def parse_prompt_flag(text: str) -> tuple[str, str, str]:
+    """``NAME:TYPE=PROMPT`` -> (NAME, TYPE, PROMPT); NAME may hold colons (a Windows path), TYPE may not."""
+    head, eq, prompt = text.partition("=")
+    name, colon, type_ = head.rpartition(":")
+    if not (eq and colon and name and type_.strip() and prompt.strip()):
+        raise typer.BadParameter(f"{text!r}: expected NAME:TYPE=PROMPT, e.g. linnaeus:Species=species", param_hint="--label")
+    return name, type_.strip(), prompt.strip()
+
+
+def _merge_prompts(base: Mapping[str, Mapping[str, str]], flags: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
+    merged = {k: dict(v) for k, v in base.items()}
+    for name, type_, prompt in flags:
+        merged.setdefault(name, {})[type_] = prompt
+    return merged
+
+
 # ---------------------------------------------------------------------------
 # Command
 
@@ -428,6 +469,7 @@ def span_command(
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
     resume: Annotated[bool | None, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present. (default: resume)")] = None,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="NAME:TYPE=PROMPT: train corpus or file NAME's TYPE with this prompt instead of its registered label (repeatable).")] = None,
 ) -> None:
     """Fine-tune a GLiNER span model (default: a fresh uni-encoder on MiniLM) on corpora and/or files."""
     flags = {
@@ -442,6 +484,8 @@ def span_command(
         opts = base.merged(flags)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
+    if label:
+        opts = replace(opts, labels=_merge_prompts(opts.labels, [parse_prompt_flag(x) for x in label]))
     report = Report(skip_invalid=True)
     try:
         interactive = _interactive()

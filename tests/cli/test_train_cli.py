@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import bioner.io
 from bioner.cli import app
-from bioner.cli.train import SpanTrainOptions, load_config, load_data
+from bioner.cli.train import SpanTrainOptions, load_config, load_data, parse_prompt_flag
 from bioner.doc import Document, Entity
 from bioner.engines.span import SpanModel
 from bioner.errors import BionerError, Report
@@ -111,6 +112,28 @@ def test_load_data_from_corpora_and_files(files: tuple[Path, Path], data_dir: Pa
     assert len(per.train["ncbi-disease"]) == 4 and list(per.dev) == [str(dev)] and len(per.dev[str(dev)]) == 1
     with pytest.raises(ValueError, match="positive integers"):
         SpanTrainOptions.from_mapping({"train_samples": {"bc2gm": 0}})
+
+
+def test_label_prompts_replace_the_registered_ones(files: tuple[Path, Path], data_dir: Path) -> None:
+    train, _ = files
+    opts = SpanTrainOptions.from_mapping({"corpus": ["ncbi-disease"], "train_file": [str(train)], "train_sample": 2, "root": str(data_dir),
+                                          "labels": {"ncbi-disease": {"Disease": "disorder"}, str(train): {"Chemical": "drug"}}})
+    data = load_data(opts, Report(skip_invalid=True))
+    assert data.labels["ncbi-disease"] == {"Disease": "disorder"}
+    assert data.labels[str(train)] == {"Chemical": "drug", "Disease": "disease"}  # the other type keeps its registered prompt
+    with pytest.raises(BionerError, match="not a training corpus or file") as err:
+        load_data(opts.merged({"labels": {"bc2gm": {"GENE": "gene"}}}), Report(skip_invalid=True))
+    assert err.value.code == "E605"
+    with pytest.raises(BionerError, match="'ncbi-disease' has no type 'Chemical'"):
+        load_data(opts.merged({"labels": {"ncbi-disease": {"Chemical": "drug"}}}), Report(skip_invalid=True))
+    with pytest.raises(ValueError, match="non-empty prompts"):
+        SpanTrainOptions.from_mapping({"labels": {"ncbi-disease": {"Disease": " "}}})
+    assert parse_prompt_flag(r"C:\data\x.jsonl:Disease=a disorder") == (r"C:\data\x.jsonl", "Disease", "a disorder")
+    for bad in ("ncbi-disease=disorder", "ncbi-disease:Disease=", ":Disease=x"):
+        with pytest.raises(typer.BadParameter, match="NAME:TYPE=PROMPT"):
+            parse_prompt_flag(bad)
+    r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--label", "oops"])
+    assert r.exit_code == 2 and "NAME:TYPE=PROMPT" in r.output
 
 
 def _tiny_config(tmp_path: Path, **extra: object) -> Path:
