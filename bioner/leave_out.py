@@ -108,7 +108,8 @@ def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = Fal
     train = list(opts.corpus) or training_corpora(corpus)
     check_training(corpus, train)
     # prompts pinned for a corpus that is left out have nothing to apply to
-    opts = replace(opts, corpus=train, labels={k: v for k, v in opts.labels.items() if k not in left_out_with(corpus)})
+    gone = left_out_with(corpus)
+    opts = replace(opts, corpus=train, labels={k: v for k, v in opts.labels.items() if k not in gone})
     out = Path(opts.output)
     record = out / RECORD
     options = {k: v for k, v in asdict(opts).items() if k not in _NOT_IDENTITY}
