@@ -4,6 +4,8 @@
 # versions and the shipped span model's real false positives on those documents (at threshold 0.3, so that a
 # model trained on these splits still shows its near-misses); threshold chosen on dev samples. One epoch of a
 # MiniLM cross-encoder, one torch thread: about 40 minutes on this 2-core machine. Rerunning resumes.
+# Usage: scripts/train_selector.sh [OUTPUT] [more train-selector options], e.g. the dev-half variant:
+#   scripts/train_selector.sh runs/selector/v2 --engine-on dev-half --dev-sample 500 --dev-sample bc2gm=2500
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
@@ -11,4 +13,4 @@ export BIONER_DATA="${BIONER_DATA:-$(cd .. && pwd)/shared/data}"
 exec nice -n 2 .venv/bin/bioner train selector -c ncbi-disease -c bc5cdr -c bc2gm \
   --train-sample 100 --train-sample bc5cdr=80 --train-sample bc2gm=1000 --dev-sample 60 --dev-sample bc2gm=600 \
   --engine span --engine-threshold 0.3 --per-gold 2 --context 80 --max-length 128 \
-  --threads 1 -o "${1:-runs/selector/v1}"
+  --threads 1 -o "${1:-runs/selector/v1}" "${@:2}"

@@ -7,6 +7,13 @@ on the training and dev documents and its false positives join the training
 candidates; its dev predictions are what the threshold is chosen on. Engine
 predictions are saved under ``<output>/predictions`` and reused when the same command
 runs again (an LLM's take long), as is the training checkpoint.
+
+A model makes few (and untypical) errors on the documents it was trained on, so its
+false positives on a train split teach the selector little about its errors on new text.
+``--engine-on dev-half`` harvests them where the model is honest: each dev split is cut
+in two (alternate documents), the engines' false positives on the first half join the
+training candidates, and the threshold is chosen on the second half. The train splits
+then give gold spans and their perturbations only.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from bioner.selector.train import Part, SelectorTrainConfig, SelectorTrainResult
 
 ENGINE_NAMES = ("span", "llm")
+ENGINE_ON = ("train", "dev-half")  # where engine false positives are harvested
 
 
 @dataclass
@@ -50,6 +58,7 @@ class SelectorRunOptions:
     dev_sample: dict[str, int] = field(default_factory=dict)
     engine_sample: int | None = None  # of the training documents, how many each engine runs on (an LLM is slow)
     engine_threshold: float | None = None  # span engine's threshold on training documents (None: the model's own)
+    engine_on: str = "train"  # "train": engines run on the training documents; "dev-half": on half of each dev split
     threads: int | None = None
     root: str | None = None
 
@@ -81,7 +90,7 @@ def _prediction_file(output: Path, part: str, split: str, engine: str, opts: Sel
 
 def _engine_tag(engine: str, split: str, opts: SelectorRunOptions) -> str:
     """The engine's name in file names and candidate kinds; a lowered training threshold is part of it."""
-    if engine == "span" and split == "train" and opts.engine_threshold is not None:
+    if engine == "span" and split != "dev" and opts.engine_threshold is not None:
         return f"span@{opts.engine_threshold:g}"
     return engine
 
@@ -128,40 +137,56 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
     unknown = [e for e in opts.engines if e not in ENGINE_NAMES]
     if unknown:
         raise BionerError("E602", f"unknown engine(s) {unknown}", hint=f"--engine takes: {', '.join(ENGINE_NAMES)}")
+    if opts.engine_on not in ENGINE_ON:
+        raise BionerError("E602", f"unknown --engine-on {opts.engine_on!r}", hint=f"one of: {', '.join(ENGINE_ON)}")
+    on_dev = opts.engine_on == "dev-half"
     out_dir = Path(opts.output)
     train: list[Part] = []
     dev: list[Part] = []
 
-    def add(parts: list[Part], name: str, split: str, docs: list[Document], types: list[str], sample: int | None) -> None:
-        docs = _sample(docs, sample, 0)
+    def add(parts: list[Part], name: str, split: str, docs: list[Document], types: list[str], engines: Sequence[str]) -> None:
+        """A part with ``engines``' predictions; ``split`` "train" and "dev-a" are training parts, "dev" is where the threshold is chosen."""
         part = Part(name, docs, types)
-        run_on = docs if split != "train" or opts.engine_sample is None else docs[:opts.engine_sample]
-        for engine in opts.engines:
+        run_on = docs if split == "dev" or opts.engine_sample is None else docs[:opts.engine_sample]
+        for engine in engines:
             tag = _engine_tag(engine, split, opts)
             threshold = opts.engine_threshold if tag != engine else None
             cache = _prediction_file(out_dir, name, split, tag, opts, threshold)
             part.predictions[tag] = engine_predictions(run_on, types, engine, opts, cache, threshold)
         if len(run_on) < len(docs):  # engines ran on the first documents only: the other documents give gold candidates alone
-            train_rest = Part(name, docs[len(run_on):], types)
+            parts.append(Part(name, docs[len(run_on):], types))
             part.gold = list(run_on)
-            parts.append(train_rest)
         parts.append(part)
 
+    def add_dev(name: str, docs: list[Document], types: list[str]) -> None:
+        if not on_dev:
+            add(dev, name, "dev", docs, types, opts.engines)
+            return
+        if len(docs) < 2:
+            raise BionerError("E622", f"dev data {name!r} has {len(docs)} document(s); --engine-on dev-half needs at least 2 to cut in two",
+                              hint="give more dev documents (--dev-sample) or use --engine-on train")
+        add(train, f"{name}#dev-a", "dev-a", docs[0::2], types, opts.engines)  # alternate documents: both halves span the whole split
+        add(dev, name, "dev", docs[1::2], types, opts.engines)
+
+    train_engines = () if on_dev else opts.engines
     for name in opts.corpus:
         info = corpora.get(name)
         types = list(info.types)
         if "train" not in info.splits:
             raise BionerError("E502", f"corpus {name!r} has no train split", hint=f"its splits: {', '.join(info.splits)}")
-        add(train, name, "train", list(corpora.load(name, "train", root=opts.root, report=report)), types, _size(opts.train_sample, name))
+        docs = _sample(list(corpora.load(name, "train", root=opts.root, report=report)), _size(opts.train_sample, name), 0)
+        add(train, name, "train", docs, types, train_engines)
         if "dev" in info.splits:
-            add(dev, name, "dev", list(corpora.load(name, "dev", root=opts.root, report=report)), types, _size(opts.dev_sample, name))
-    for path, parts, split, sample in [(p, train, "train", _size(opts.train_sample, p)) for p in opts.train_file] + \
-                                      [(p, dev, "dev", _size(opts.dev_sample, p)) for p in opts.dev_file]:
+            add_dev(name, _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), _size(opts.dev_sample, name), 0), types)
+    for path, split in [(p, "train") for p in opts.train_file] + [(p, "dev") for p in opts.dev_file]:
         docs = _file_docs(path, report)
         types = sorted({e.label for d in docs for e in d.entities})
         if not types:
             raise BionerError("E622", f"{path} has no entities, so it names no types to verify", file=path)
-        add(parts, path, split, docs, types, sample)
+        if split == "train":
+            add(train, path, split, _sample(docs, _size(opts.train_sample, path), 0), types, train_engines)
+        else:
+            add_dev(path, _sample(docs, _size(opts.dev_sample, path), 0), types)
     if not dev:
         raise BionerError("E622", "no dev data to choose the selector's threshold on",
                           hint="use corpora with a dev split, or give --dev-file (never a test split)")
@@ -207,6 +232,9 @@ def selector_command(
     engine_threshold: Annotated[float | None, typer.Option("--engine-threshold", min=0.0, max=1.0, help=(
         "Span engine's threshold on the training documents (lower it to collect more of its real false positives: "
         "a model makes fewer on the data it was trained on). Dev predictions use the model's own."))] = None,
+    engine_on: Annotated[str, typer.Option("--engine-on", help=(
+        "Where the engines' false positives come from: train (the training documents) or dev-half (alternate documents of "
+        "each dev split, which the engine never trained on; the threshold is then chosen on the other half)."))] = "train",
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the candidates.")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Candidates per optimizer step (whole groups).")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate of the encoder.")] = 3e-5,
@@ -225,7 +253,7 @@ def selector_command(
                               engines=engine or ["span"], context=context, max_length=max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
                               train_sample=parse_samples(train_sample or [], "--train-sample"),
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
-                              engine_threshold=engine_threshold, threads=threads, root=root)
+                              engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root)
     config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
                                  max_steps=max_steps, seed=seed)
     report = Report(skip_invalid=True)

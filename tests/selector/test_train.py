@@ -171,3 +171,37 @@ def test_per_engine_thresholds_are_chosen_on_each_engines_dev_predictions(tiny_e
     assert table["toy/span"]["with"]["f1"] >= table["toy/span"]["without"]["f1"]
     [doc] = sel.select([_pred(docs)[0]], engine="llm")
     assert doc.metadata["selector"]["threshold"] == 0.9
+
+
+def test_engine_on_dev_half_learns_from_false_positives_on_text_the_engine_never_trained_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bioner.cli import train_selector as cli
+    from bioner.errors import Report
+
+    calls: list[tuple[list[str], float | None]] = []
+
+    def fake_engine(docs, types, engine, opts, cache, threshold=None):  # type: ignore[no-untyped-def]
+        calls.append(([d.id for d in docs], threshold))
+        return _pred(list(docs))
+
+    monkeypatch.setattr(cli, "engine_predictions", fake_engine)
+    train_file, dev_file = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    bioner.io.write(_docs(), train_file)
+    bioner.io.write([d.copy(id=f"d{k}") for k, d in enumerate(_docs())], dev_file)
+    opts = cli.SelectorRunOptions(train_file=[str(train_file)], dev_file=[str(dev_file)], output=str(tmp_path / "run"),
+                                  engine_on="dev-half", engine_threshold=0.3)
+    train, dev = cli.load_selector_parts(opts, Report())
+    assert [(p.name, [d.id for d in p.gold], sorted(p.predictions)) for p in train] == [
+        (str(train_file), ["t1", "t2", "t3", "t4"], []),  # gold and perturbations only
+        (f"{dev_file}#dev-a", ["d0", "d2"], ["span@0.3"]),  # the engine's errors on half of dev join training
+    ]
+    assert [(p.name, [d.id for d in p.gold], sorted(p.predictions)) for p in dev] == [(str(dev_file), ["d1", "d3"], ["span"])]
+    assert calls == [(["d0", "d2"], 0.3), (["d1", "d3"], None)]  # the threshold half is scored at the model's own threshold
+    _, cands = build_candidates(train, per_gold=None, seed=0)
+    assert {c.kind for c in cands} >= {"gold", "engine:span@0.3"}
+
+    bioner.io.write(_docs()[:1], dev_file)
+    with pytest.raises(BionerError, match="at least 2"):
+        cli.load_selector_parts(opts, Report())
+    opts.engine_on = "test"
+    with pytest.raises(BionerError, match="engine-on"):
+        cli.load_selector_parts(opts, Report())
