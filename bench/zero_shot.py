@@ -137,7 +137,7 @@ def cmd_silver(unit: str, threads: int) -> Path:
         for k, group in enumerate(SILVER_GROUPS):
             out = OUT / unit / f"teacher-{k}"
             t0 = time.perf_counter()
-            annotate([raw], out, model=str(teacher), labels=list(group), per_label=False, shard_size=500)
+            annotate([raw], out, model=str(teacher), labels=list(group), per_label=False, shard_size=500, abbreviations=False)  # the protocol of the first units
             print(f"teacher {unit} group {k} {group}: {time.perf_counter() - t0:.0f} s", flush=True)
             outs.append(out)
         stats = MergeStats([o.name for o in outs])

@@ -253,12 +253,15 @@ class AnnotateOptions:
     selector: str | None = None  # a selector folder that verifies every entity (bioner.selector)
     selector_fingerprint: str | None = None
     selector_threshold: float | None = None  # None: the selector's own
+    abbreviations: bool = True  # entity types propagated across each document's abbreviations (bioner.abbreviations)
 
     def record(self) -> dict[str, Any]:
         d = asdict(self)
         d["labels"] = [list(p) for p in self.labels] if self.labels is not None else None
         if d["llm"] is not None and not d["llm"]["candidates"]:
             del d["llm"]["candidates"]  # recorded when on only: manifests written before the option existed still resume
+        if not d["abbreviations"]:
+            del d["abbreviations"]  # recorded when on only: a job from before the option (made without it) resumes with it off
         return d
 
     @property
@@ -297,7 +300,7 @@ def make_options(
     *, engine: str = "span", model: str | os.PathLike[str] | None = None, labels: LabelsArg = None, threshold: float | None = None,
     nested: bool = False, per_label: bool | None = None, out_format: str = "jsonl", shard_size: int = DEFAULT_SHARD_SIZE,
     text_unit: str = "file", prefix_ids: bool = False, skip_invalid: bool = False, batch_size: int = 8, llm: LLMOptions | None = None,
-    selector: str | os.PathLike[str] | None = None, selector_threshold: float | None = None,
+    selector: str | os.PathLike[str] | None = None, selector_threshold: float | None = None, abbreviations: bool = True,
 ) -> AnnotateOptions:
     """Check and resolve the settings (the model path, the label set) before any input is read."""
     from bioner.models import resolve_model
@@ -336,6 +339,7 @@ def make_options(
         per_label=bool(per_label), format=fmt.name, shard_size=shard_size, text_unit=text_unit, prefix_ids=prefix_ids,
         skip_invalid=skip_invalid, batch_size=batch_size, llm=llm, selector=None if sel_folder is None else str(sel_folder),
         selector_fingerprint=None if sel_folder is None else folder_fingerprint(sel_folder), selector_threshold=selector_threshold,
+        abbreviations=abbreviations,
     )
 
 
@@ -441,7 +445,7 @@ class ShardAnnotator:
         o = self.options
         return list(iter_extract(docs, o.label_map, model=self.model, threshold=o.threshold, flat=not o.nested, batch_size=o.batch_size,
                                  threads=self.threads, per_label=o.per_label, block=BLOCK, engine=o.engine, llm=o.llm,
-                                 selector=self.selector, selector_threshold=o.selector_threshold))
+                                 selector=self.selector, selector_threshold=o.selector_threshold, abbreviations=o.abbreviations))
 
     def __call__(self, index: int, payload: bytes) -> ShardResult:
         found = self.annotate(decode_payload(payload))
@@ -727,6 +731,7 @@ def annotate(
     llm: LLMOptions | None = None,
     selector: str | os.PathLike[str] | None = None,
     selector_threshold: float | None = None,
+    abbreviations: bool = True,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     on_start: Callable[[Sequence[InputFile], Manifest], None] | None = None,
 ) -> AnnotateResult:
@@ -742,7 +747,7 @@ def annotate(
     document. ``prefix_ids``: see the module doc. ``skip_invalid``: skip (and count)
     invalid input records instead of stopping at the first. ``force``: discard an
     earlier run in ``out_dir``. ``selector``: a selector folder that verifies every entity
-    (``selector_threshold`` overrides its own). ``on_start`` sees the input files and manifest before
+    (``selector_threshold`` overrides its own). ``abbreviations``: as ``bioner.models.iter_extract``. ``on_start`` sees the input files and manifest before
     reading; ``on_progress`` is called after every shard.
     """
     if workers < 1:
@@ -755,7 +760,7 @@ def annotate(
     options = make_options(engine=engine, model=model, labels=labels, threshold=threshold, nested=nested, per_label=per_label,
                            out_format=out_format, shard_size=shard_size, text_unit=text_unit, prefix_ids=prefix_ids,
                            skip_invalid=skip_invalid, batch_size=batch_size, llm=llm, selector=selector,
-                           selector_threshold=selector_threshold)
+                           selector_threshold=selector_threshold, abbreviations=abbreviations)
     out = Path(out_dir)
     files = plan_inputs(inputs, from_format=from_format, exclude=out)
     manifest = open_job(out, files, options, force=force)

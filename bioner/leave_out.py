@@ -140,10 +140,16 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
 def leave_out_evaluate(corpus: str, model_dir: str | os.PathLike[str], *, split: str = "test", root: str | None = None,
                        threads: int | None = None, threshold: float | None = None, limit: int | None = None,
                        report: Report | None = None) -> Evaluation:
-    """Score the model in ``model_dir`` on ``corpus``'s ``split`` with the registry's natural-language labels."""
+    """Score the model in ``model_dir`` on ``corpus``'s ``split`` with the registry's natural-language labels.
+
+    The model alone is scored, asked for the corpus's own types only: no abbreviation
+    propagation (``bioner.abbreviations``) and no context types (``CorpusInfo.predict_types``),
+    so that zero- and few-shot numbers measure what training gave the model.
+    """
     from bioner.cli.evaluate import evaluate_model_source
     from bioner.models import ModelRef
 
     model: ModelRef = os.fspath(model_dir)
     return evaluate_model_source(f"{corpus}:{split}", model, root=root, threads=threads, threshold=threshold, limit=limit,
-                                 gold_report=report if report is not None else Report(skip_invalid=True))
+                                 gold_report=report if report is not None else Report(skip_invalid=True), abbreviations=False,
+                                 context_types=False)

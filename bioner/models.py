@@ -244,6 +244,20 @@ def corpus_labels(corpus: str, types: Iterable[str] | None = None) -> dict[str, 
     return pairs
 
 
+def corpus_prediction_labels(corpus: str, types: Iterable[str] | None = None) -> dict[str, str]:
+    """The label set to predict ``corpus`` with: ``corpus_labels`` plus the types it is predicted beside.
+
+    A one-type view of a corpus is predicted with its parent's whole label set, in the
+    parent's order (``CorpusInfo.predict_types``: BC5CDR-disease -> BC5CDR's chemicals and
+    diseases); the extra types are for the model's benefit and are not scored.
+    """
+    from bioner import corpora
+
+    own = corpus_labels(corpus, types)
+    info = corpora.get(corpus.partition(":")[0])
+    return {t: p for t, p in info.prediction_labels.items() if t in own or t not in info.types}
+
+
 def gold_labels(docs: Iterable[Document], types: Iterable[str] | None = None) -> dict[str, str]:
     """Label set for predicting on annotated documents: ``types`` (or the types the documents have) -> natural prompts."""
     names = list(types) if types is not None else sorted({e.label for d in docs for e in d.entities})
@@ -348,6 +362,7 @@ def iter_extract(
     llm: LLMOptions | None = None,
     selector: SelectorRef = None,
     selector_threshold: float | None = None,
+    abbreviations: bool = True,
 ) -> Iterator[Document]:
     """``extract``, streamed: ``block`` documents are predicted at a time and yielded in input order.
 
@@ -362,10 +377,17 @@ def iter_extract(
     ``flat``, ``quantize``, ``workers`` and ``per_label`` do not apply.
     ``selector``: a selector folder or ``Selector`` that verifies every entity the engine
     found (``Selector.select``; ``selector_threshold`` overrides its own threshold).
+    ``abbreviations``: make each document's entities agree with the abbreviations it
+    defines (``bioner.abbreviations.propagate``: "myocardial infarction (MI)" tagged as a
+    disease makes every later "MI" one too), after the engine and before the selector.
     """
     found = _iter_engine(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label, batch_size=batch_size,
                          threads=threads, device=device, quantize=quantize, workers=workers, per_label=per_label, block=block,
                          engine=engine, llm=llm)
+    if abbreviations:
+        from bioner.abbreviations import propagate
+
+        found = map(propagate, found)
     from bioner.selector import load_selector
 
     stage = load_selector(selector)  # before the engine runs: a bad selector path fails before any prediction
@@ -476,6 +498,7 @@ def extract(
     llm: LLMOptions | None = None,
     selector: SelectorRef = None,
     selector_threshold: float | None = None,
+    abbreviations: bool = True,
 ) -> list[Document]:
     """Find entities: new Documents (same ids, text, sentences, tokens) holding the model's predictions.
 
@@ -487,12 +510,13 @@ def extract(
     when it was trained; 0.5 for other models); ``flat=False`` keeps nested entities,
     ``multi_label`` lets one span carry several labels. ``quantize="int8"``: int8
     encoder on the CPU (``SpanModel.quantize``). ``workers`` and ``per_label``: see
-    ``iter_extract``; ``engine="llm"`` and ``llm``, ``selector`` and ``selector_threshold``:
-    see ``iter_extract``. Offsets index the original text.
+    ``iter_extract``; ``engine="llm"`` and ``llm``, ``selector`` and ``selector_threshold``,
+    ``abbreviations``: see ``iter_extract``. Offsets index the original text.
     """
     return list(iter_extract(docs, labels, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
                              batch_size=batch_size, threads=threads, device=device, quantize=quantize, workers=workers,
-                             per_label=per_label, engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold))
+                             per_label=per_label, engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold,
+                             abbreviations=abbreviations))
 
 
 def evaluate_model(
@@ -511,6 +535,7 @@ def evaluate_model(
     llm: LLMOptions | None = None,
     selector: SelectorRef = None,
     selector_threshold: float | None = None,
+    abbreviations: bool = True,
 ) -> Evaluation:
     """Predict on the gold documents' texts and score the predictions against them.
 
@@ -524,11 +549,12 @@ def evaluate_model(
     label_set: LabelSet = gold_labels(gold) if labels is None else labels
     pred = extract(gold, label_set, model=model, threshold=threshold, flat=flat, multi_label=multi_label,
                    batch_size=batch_size, threads=threads, device=device, quantize=quantize, engine=engine, llm=llm,
-                   selector=selector, selector_threshold=selector_threshold)
+                   selector=selector, selector_threshold=selector_threshold, abbreviations=abbreviations)
     return evaluate(gold, pred, labels=[name for name, _ in label_pairs(label_set)])
 
 
 __all__ = [
-    "DEFAULT_ADAPTER_DIR", "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENGINES", "ENV_MODEL", "LLMOptions", "corpus_labels", "span_labels", "default_model_path",
+    "DEFAULT_ADAPTER_DIR", "DEFAULT_LABELS", "DEFAULT_MODEL_DIR", "ENGINES", "ENV_MODEL", "LLMOptions", "corpus_labels", "corpus_prediction_labels",
+    "span_labels", "default_model_path",
     "evaluate_model", "extract", "gold_labels", "iter_extract", "llm_types", "load_llm", "load_model", "parse_label_spec", "resolve_model",
 ]

@@ -217,6 +217,8 @@ def test_other_options_or_inputs_are_refused_and_force_starts_over(inputs: list[
         annotate(inputs, out, labels=LABELS, shard_size=2)
     with pytest.raises(BionerError, match=r"labels"):
         annotate(inputs, out, shard_size=3)
+    with pytest.raises(BionerError, match=r"abbreviations: true in the manifest, null now"):
+        annotate(inputs, out, labels=LABELS, shard_size=3, abbreviations=False)
     with inputs[1].open("a", encoding="utf-8") as fh:
         fh.write('{"id": "j3", "text": "Gout and allopurinol."}\n')
     with pytest.raises(BionerError) as exc:
@@ -298,6 +300,9 @@ def test_llm_engine_options_are_part_of_the_record(tmp_path: Path) -> None:
     o = make_options(engine="llm", model=lm, labels="disease", llm=LLMOptions(scheme="json", max_new_tokens=32)).record()
     assert (o["engine"], o["model"], o["labels"], o["llm"]["scheme"], o["llm"]["max_new_tokens"]) == ("llm", str(lm), [["disease", "disease"]], "json", 32)
     assert o["model_fingerprint"] == folder_fingerprint(lm)
+    assert o["abbreviations"] is True
+    # off is not recorded: a manifest from before the option (its output made without it) resumes with --no-abbreviations
+    assert "abbreviations" not in make_options(engine="llm", model=lm, labels="disease", abbreviations=False).record()
     (lm / "config.json").write_text('{"changed": 1}', encoding="utf-8")
     assert folder_fingerprint(lm) != o["model_fingerprint"]  # retrained in place: a resume would be refused
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import tarfile
@@ -101,3 +102,12 @@ def test_a_corpus_guideline_overrides_its_types_prompt() -> None:
     assert s800.natural_labels == {"Species": "species"}
     assert linnaeus.natural_labels["Species"] != "species" and "people" in linnaeus.natural_labels["Species"]
     assert "patients" in linnaeus.descriptions["Species"] and linnaeus.entity_types[0].aliases == s800.entity_types[0].aliases
+
+
+def test_predict_types_must_include_the_corpus_types() -> None:
+    info = corpora.get("bc5cdr-disease")
+    assert info.predict_types == ("Chemical", "Disease") and info.prediction_labels == {"Chemical": "chemical compound or drug", "Disease": "disease"}
+    assert corpora.get("ncbi-disease").prediction_labels == corpora.get("ncbi-disease").natural_labels
+    with pytest.raises(ValueError, match="must include"):
+        corpora.register(dataclasses.replace(info, name="x-bad", predict_types=("Chemical",)))
+    assert "x-bad" not in corpora.CORPORA

@@ -138,6 +138,37 @@ def test_corpus_and_gold_labels() -> None:
     assert DEFAULT_LABELS["chemical"] == "chemical compound or drug" and list(DEFAULT_LABELS)[0] == "disease"
 
 
+def test_a_one_type_view_of_a_corpus_is_predicted_with_its_parents_label_set() -> None:
+    from bioner.models import corpus_prediction_labels
+
+    both = {"Chemical": "chemical compound or drug", "Disease": "disease"}
+    assert corpus_prediction_labels("bc5cdr-disease") == corpus_prediction_labels("bc5cdr-chem:test") == both  # BC5CDR's order
+    assert list(corpus_prediction_labels("bc5cdr-disease")) == list(corpus_labels("bc5cdr"))
+    assert corpus_labels("bc5cdr-disease") == {"Disease": "disease"}  # what is scored
+    assert corpus_prediction_labels("bc5cdr", ["Disease"]) == {"Disease": "disease"}  # a chosen subset of a corpus's own types stays chosen
+    assert corpus_prediction_labels("ncbi-disease") == {"Disease": "disease"}
+
+
+def test_evaluate_scores_the_own_type_after_predicting_with_the_context_types(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from bioner.cli.evaluate import evaluate_model_source
+
+    text = "Cocaine-induced seizures."
+    gold = [Document("1", text, [Entity(16, 24, "Disease")])]
+    asked: list[dict[str, str]] = []
+
+    def fake_extract(docs, labels, **kw):  # type: ignore[no-untyped-def]
+        asked.append(dict(labels))
+        return [d.copy(entities=[Entity(0, 7, "Chemical"), Entity(16, 24, "Disease")]) for d in docs]
+
+    monkeypatch.setattr("bioner.cli.evaluate.read_source", lambda ref, **kw: iter(gold))
+    monkeypatch.setattr(models, "extract", fake_extract)
+    ev = evaluate_model_source("bc5cdr-disease:test")
+    assert asked[-1] == {"Chemical": "chemical compound or drug", "Disease": "disease"}
+    assert ev.labels == ("Disease",) and ev.strict.micro.f1 == 1.0 and ev.excluded_pred == 1  # the chemical is not scored
+    evaluate_model_source("bc5cdr-disease:test", context_types=False)
+    assert asked[-1] == {"Disease": "disease"}
+
+
 # -- extraction ----------------------------------------------------------------------
 
 
@@ -229,3 +260,29 @@ def test_evaluate_model_equals_evaluate_of_extract(tiny_dir: Path) -> None:
     assert ev.gold_entities == 3 and ev.excluded_gold == 1  # Species is not in the label set
     # default: the gold's own types, natural-language prompts
     assert evaluate_model(gold, model=tiny_dir, threshold=0.4).labels == ("Chemical", "Disease", "Species")
+
+
+def test_abbreviations_follow_the_engine_and_precede_the_selector(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Acute myocardial infarction (MI) was seen. MI recurred."
+    lf = Entity(6, 27, "Disease", score=0.8)
+
+    def engine(docs, labels, **kw):  # type: ignore[no-untyped-def]  # an engine that finds the long form only
+        return (d.copy(entities=[lf]) for d in models._as_documents(docs))
+
+    class Recorder:
+        seen: list[list[tuple[str, str | None]]] = []
+
+        def select(self, docs, threshold=None, engine=None):  # type: ignore[no-untyped-def]
+            Recorder.seen.append([(text[e.start:e.end], e.source) for d in docs for e in d.entities])
+            return docs
+
+    monkeypatch.setattr(models, "_iter_engine", engine)
+    [doc] = extract(text)
+    assert [(text[e.start:e.end], e.source) for e in doc.entities] == [("myocardial infarction", None), ("MI", "abbreviation"),
+                                                                       ("MI", "abbreviation")]
+    assert all(e.label == "Disease" and e.score == 0.8 for e in doc.entities)
+    [off] = extract(text, abbreviations=False)
+    assert off.entities == [lf]
+    monkeypatch.setattr("bioner.selector.load_selector", lambda ref: Recorder() if ref is not None else None)
+    extract(text, selector="any")
+    assert Recorder.seen == [[("myocardial infarction", None), ("MI", "abbreviation"), ("MI", "abbreviation")]]

@@ -118,6 +118,8 @@ def annotate_command(
         "incomplete or wrong). Part of the manifest: a resumed job keeps its setting."))] = False,
     selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
+    abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help=(
+        "Give every use of an abbreviation the type of its defined long form, as bioner extract does. Part of the manifest."))] = True,
 ) -> None:
     """Annotate files of any size into resumable shards (atomic shard files, a manifest), locally or on Ray."""
     from bioner.annotate import annotate  # local: keep ``bioner --help`` fast
@@ -140,7 +142,7 @@ def annotate_command(
             sources, output, model=model, labels=label_set, engine=engine, threshold=threshold, nested=nested, per_label=per_label,
             out_format=fmt, shard_size=shard_size, workers=workers, ray=ray, address=address, from_format=from_format, text_unit=text_unit,
             prefix_ids=prefix_ids, skip_invalid=skip_invalid, force=force, batch_size=batch_size, llm=llm, selector=selector,
-            selector_threshold=selector_threshold, on_progress=view, on_start=view.start,
+            selector_threshold=selector_threshold, abbreviations=abbreviations, on_progress=view, on_start=view.start,
         )
     finally:
         view.stop()

@@ -76,17 +76,22 @@ def evaluate_model_source(
     llm: LLMOptions | None = None,
     selector: SelectorRef = None,
     selector_threshold: float | None = None,
+    abbreviations: bool = True,
+    context_types: bool = True,
 ) -> Evaluation:
     """Run ``model`` on the texts of ``gold`` (a file, brat directory or ``corpus:split``) and score it.
 
     The label set is the corpus's types with their natural-language prompts for a
     registered corpus, else the gold's own types (``labels`` keeps only those types).
+    ``context_types``: a corpus that is one type of a larger one (BC5CDR-disease) is
+    predicted with the larger one's label set and scored on its own types
+    (``bioner.models.corpus_prediction_labels``); False: its own types only.
     ``limit`` scores the first documents only. ``save_predictions`` writes the
-    predictions (format from the extension). ``engine``/``llm``/``selector``: see ``bioner.models.iter_extract``.
+    predictions (format from the extension). ``engine``/``llm``/``selector``/``abbreviations``: see ``bioner.models.iter_extract``.
     """
     import bioner.io
     from bioner.evaluate import evaluate
-    from bioner.models import corpus_labels, extract, gold_labels
+    from bioner.models import corpus_labels, corpus_prediction_labels, extract, gold_labels
 
     ref = parse_source(gold)
     types = list(labels) if labels is not None else None
@@ -95,8 +100,9 @@ def evaluate_model_source(
     if limit is not None:
         docs = docs[:limit]
     label_set = known if known is not None else gold_labels(docs, types)
-    pred = extract(docs, label_set, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize,
-                   engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold)
+    asked = corpus_prediction_labels(ref.corpus, types) if ref.corpus is not None and context_types else label_set
+    pred = extract(docs, asked, model=model, threshold=threshold, flat=flat, batch_size=batch_size, threads=threads, quantize=quantize,
+                   engine=engine, llm=llm, selector=selector, selector_threshold=selector_threshold, abbreviations=abbreviations)
     if save_predictions is not None:
         bioner.io.write(pred, save_predictions)
     return evaluate(docs, pred, labels=list(label_set))
@@ -138,6 +144,12 @@ def evaluate_command(
     train_config: Annotated[Path | None, typer.Option("--train-config", help=(
         "With --leave-out: span training options (YAML/JSON, as bioner train span --config; its corpus list, if any, is checked). "
         "(default: bioner.leave_out.RECIPE, 2,000 steps on samples of the other corpora)"))] = None,
+    abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help=(
+        "With a model: give every use of an abbreviation the type of its defined long form, as bioner extract does. "
+        "(--leave-out scores the model alone.)"))] = True,
+    context_types: Annotated[bool, typer.Option("--context-types/--own-types", help=(
+        "With a model on a corpus that is one type of a larger one (bc5cdr-disease): ask for the larger one's whole label set, "
+        "as the model learned it, and score this one's type; or ask for its own types only."))] = True,
 ) -> None:
     """Score predictions against gold: strict and relaxed, micro and macro, per type.
 
@@ -171,7 +183,8 @@ def evaluate_command(
             ev = evaluate_model_source(gold_src, model, gold_format=gold_format, labels=parse_labels(labels), limit=limit, gold_report=g_report,
                                        threshold=threshold, flat=not nested, batch_size=batch_size, threads=threads,
                                        quantize=parse_quantize(quantize), save_predictions=save_predictions, engine=engine, llm=llm,
-                                       selector=selector, selector_threshold=selector_threshold)
+                                       selector=selector, selector_threshold=selector_threshold, abbreviations=abbreviations,
+                                       context_types=context_types)
         print_report(g_report, what=f"gold {gold_src}")
     else:
         if model is not None or limit is not None or save_predictions is not None:

@@ -156,6 +156,9 @@ def extract_command(
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
     selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own, chosen on dev data).")] = None,
+    abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help=(
+        "Give every use of an abbreviation the type of its defined long form: \"myocardial infarction (MI)\" found as a disease "
+        "makes each later \"MI\" one too."))] = True,
 ) -> None:
     """Find biomedical entities in a text or a file with a span model or an LLM, optionally verified by a selector."""
     from bioner.models import ENGINES, LLMOptions, iter_extract, load_llm, load_model, resolve_model  # local: keep ``bioner --help`` fast
@@ -199,7 +202,7 @@ def extract_command(
         iter_extract(docs, label_set, model=model_ref, threshold=threshold, flat=not nested, multi_label=multi_label, batch_size=batch_size,
                      quantize=quantized, workers=workers,
                      per_label=per_label, block=BLOCK if workers == 1 else WORKER_BLOCK,
-                     engine=engine, llm=llm, selector=stage, selector_threshold=selector_threshold),
+                     engine=engine, llm=llm, selector=stage, selector_threshold=selector_threshold, abbreviations=abbreviations),
         len(docs), "Extracting",
     )
     if dest.kind == "jsonl":

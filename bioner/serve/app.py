@@ -119,7 +119,7 @@ def create_app(models: ModelsArg, settings: ServeSettings | None = None) -> Fast
 
 async def _run(batcher: MicroBatcher, job: Job) -> list[Document]:
     try:
-        return await batcher.submit(job.key, job.docs, functools.partial(job.predictor.predict, options=job.options))
+        return await batcher.submit(job.key, job.docs, functools.partial(job.predictor.run, options=job.options))
     except QueueFull as exc:
         raise ApiError(503, "E809", f"server busy: {exc.queued} texts are waiting (limit {exc.limit}); retry in {exc.retry_after} s",
                        headers={"Retry-After": str(exc.retry_after)}) from None
@@ -139,7 +139,7 @@ def _response(job: Job, docs: list[Document]) -> ExtractResponse:
         results.append(ResultOut(index=i, id=doc_id, entities=ents))
     o = job.options
     return ExtractResponse(model=job.predictor.name, engine=job.predictor.engine, labels=o.label_map, threshold=o.threshold, flat=o.flat,
-                           results=results)
+                           abbreviations=o.abbreviations, results=results)
 
 
 # ---------------------------------------------------------------------------

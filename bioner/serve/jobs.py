@@ -141,7 +141,7 @@ def build_job(req: ExtractRequest, registry: Registry, settings: ServeSettings) 
             raise ApiError(422, "E808", f"{wrong[0]} applies to engine llm, not {predictor.engine}", field=wrong[0])
     pairs = parse_labels(req.labels, settings) if req.labels is not None else tuple(predictor.default_labels.items())
     if predictor.engine == "llm":
-        options = Options(pairs, threshold=None)
+        options = Options(pairs, threshold=None, abbreviations=req.abbreviations is not False)
     else:
         # the label rule of `bioner extract`: registered types prompted as the model learned them, one prompt per label
         # unless the set is one corpus's own (bioner.models.span_labels)
@@ -152,6 +152,7 @@ def build_job(req: ExtractRequest, registry: Registry, settings: ServeSettings) 
             flat=True if req.flat is None else req.flat,
             multi_label=bool(req.multi_label),
             per_label=per_label,
+            abbreviations=req.abbreviations is not False,
         )
     docs = [Document(doc_id if doc_id is not None else str(i), text) for i, (text, doc_id) in enumerate(zip(texts, ids))]
     return Job(predictor, options, docs, ids)

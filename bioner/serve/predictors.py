@@ -35,6 +35,7 @@ class Options:
     flat: bool = True
     multi_label: bool = False
     per_label: bool = False
+    abbreviations: bool = True  # propagate types across each text's abbreviations (bioner.abbreviations)
 
     @property
     def label_map(self) -> dict[str, str]:
@@ -52,6 +53,15 @@ class Predictor(ABC):
     @abstractmethod
     def predict(self, docs: list[Document], options: Options) -> list[Document]:
         """New Documents (same order, ids and texts) holding the predicted entities."""
+
+    def run(self, docs: list[Document], options: Options) -> list[Document]:
+        """``predict``, then the abbreviation step of ``options`` (what the service calls)."""
+        found = self.predict(docs, options)
+        if not options.abbreviations:
+            return found
+        from bioner.abbreviations import propagate_all
+
+        return propagate_all(found)
 
     def info(self) -> dict[str, Any]:
         """What ``GET /models`` shows about this model."""
@@ -135,6 +145,9 @@ class SelectedPredictor(Predictor):
 
     def predict(self, docs: list[Document], options: Options) -> list[Document]:
         return self.selector.select(self.inner.predict(docs, options), engine=self.engine)
+
+    def run(self, docs: list[Document], options: Options) -> list[Document]:
+        return self.selector.select(self.inner.run(docs, options), engine=self.engine)  # abbreviations before the selector, as extract
 
     def info(self) -> dict[str, Any]:
         return {**self.inner.info(), "selector": {"base": self.selector.settings.base, "threshold": self.selector.threshold_for(self.engine)}}

@@ -45,6 +45,8 @@ class ExtractRequest(_Strict):
     flat: bool | None = Field(None, description="true (default): no overlapping entities; false: keep entities nested inside others (span engine).")
     multi_label: bool | None = Field(None, description="Let one span carry several labels (span engine).")
     per_label: bool | None = Field(None, description="Score each label in a prompt of its own (span engine). Default: off for one corpus's own label set, on otherwise (as bioner extract).")
+    abbreviations: bool | None = Field(None, description="true (default): every use of an abbreviation a text defines gets the type of its "
+                                                         "long form (\"myocardial infarction (MI)\" found as a disease makes each \"MI\" one); false: off.")
     model: str | None = Field(None, description="A loaded model's name (GET /models). Default: the first loaded model of the engine.")
     engine: str | None = Field(None, description="span (GLiNER span model) or llm (a causal LM writes the entities; when the server loaded one). "
                                                  "Default: the named model's engine, else span.")
@@ -73,6 +75,7 @@ class ExtractResponse(BaseModel):
     labels: dict[str, str] = Field(description="Label -> prompt actually used.")
     threshold: float | None
     flat: bool
+    abbreviations: bool = Field(description="Whether types were propagated across the texts' abbreviations.")
     results: list[ResultOut]
 
 

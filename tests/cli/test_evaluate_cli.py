@@ -181,3 +181,22 @@ def test_corpora_and_download_commands(tmp_path: Path, data_dir: Path) -> None:
     assert not any(row["present"] for row in json.loads(r.stdout))
     r = runner.invoke(app, ["download", "no-such-corpus", "--root", str(tmp_path)])
     assert r.exit_code == 2 and r.stderr.startswith("[E501]")
+
+
+def test_model_options_reach_the_scoring_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bioner.evaluate import evaluate
+
+    seen: dict[str, object] = {}
+
+    def fake(gold, model=None, **kw):  # type: ignore[no-untyped-def]
+        seen.update(gold=gold, **kw)
+        doc = Document("d", TEXT, [Entity(0, 11, "Disease")])
+        return evaluate([doc], [doc])
+
+    monkeypatch.setattr("bioner.cli.evaluate.evaluate_model_source", fake)
+    r = runner.invoke(app, ["evaluate", "--corpus", "bc5cdr-disease", "--json"])
+    assert r.exit_code == 0, r.output
+    assert (seen["gold"], seen["abbreviations"], seen["context_types"]) == ("bc5cdr-disease:test", True, True)
+    r = runner.invoke(app, ["evaluate", "--corpus", "bc5cdr-disease", "--own-types", "--no-abbreviations", "--json"])
+    assert r.exit_code == 0, r.output
+    assert (seen["abbreviations"], seen["context_types"]) == (False, False)
