@@ -8,8 +8,10 @@ Run:
     .venv/bin/python bench/selector.py table
 
 Span rows: the shipped span model predicts each corpus's full test split with the
-corpus's natural-language labels at its own threshold (flat), then the selector verifies
-every prediction at its own threshold (chosen on dev). Generative rows: a run of
+corpus's natural-language labels at its own threshold (flat; ``bioner extract``'s pipeline,
+abbreviation step included), then the selector verifies every prediction at its own
+threshold (chosen on dev). Span predictions are cached per span-model weights, rows per
+selector (``--selector``; the table has one row per engine, corpus and selector). Generative rows: a run of
 bench/llm_engines.py (Gemma 3 270M + LoRA) predicts that bench's fixed test subsets
 (the same documents as its table), then the same selector verifies them, at a threshold
 for the LLM chosen on that run's predictions on 20 dev documents per corpus
@@ -101,7 +103,7 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "auc": _auc(gold, pred, probs),
-                           "threshold_chosen_on": threshold_note, "selector": os.path.relpath(SELECTOR, ROOT)}
+                           "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
     return row
@@ -121,17 +123,31 @@ def _auc(gold: list[Document], pred: list[Document], probs: list[list[float]]) -
     return round(wins / (len(right) * len(wrong)), 4)
 
 
+def _span_model_id() -> str:
+    """The shipped span model's weights, in the span prediction cache's file names."""
+    import hashlib
+
+    from bioner.models import default_model_path
+
+    return hashlib.sha256((default_model_path() / "model.safetensors").read_bytes()).hexdigest()[:8]
+
+
+def _selector_name() -> str:
+    return os.path.relpath(SELECTOR, ROOT)
+
+
 def span_rows(names: list[str]) -> None:
     from bioner.models import corpus_labels, extract
 
     selector = _load_selector()
     note = "span dev predictions (" + ", ".join(selector.settings.trained_on.get("dev_parts", [])) + "), at training"
+    model_id = _span_model_id()
     for corpus in names:
         gold = list(corpora.load(corpus, "test"))
         labels = corpus_labels(corpus)
-        pred = _cached(CACHE / f"{corpus}-test-span.jsonl",
+        pred = _cached(CACHE / f"{corpus}-test-span-{model_id}.jsonl",
                        lambda gold=gold, labels=labels: extract([d.copy(entities=[]) for d in gold], labels, threads=1))
-        _save_result(f"span|{corpus}", _row("span (shipped bioner-span-minilm)", "span", corpus, f"test, all {len(gold)}", gold, pred,
+        _save_result(f"span|{corpus}|{_selector_name()}", _row(f"span (shipped bioner-span-minilm @{model_id})", "span", corpus, f"test, all {len(gold)}", gold, pred,
                                             list(labels), selector, note))
 
 
@@ -195,19 +211,19 @@ def llm_rows(runs: list[str]) -> None:
             gold = lb.subset_docs(corpus)
             types = list(corpora.get(corpus).types)
             pred = _cached(CACHE / f"{corpus}-test-llm-{run}.jsonl", partial(_llm_predict, run, corpus, gold))
-            _save_result(f"llm:{run}|{corpus}", _row(f"llm {run} (Gemma 3 270M + LoRA)", "llm", corpus,
+            _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA)", "llm", corpus,
                                                       f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
 
 
 def table() -> str:
     results = _load_results()
-    head = ("| engine | corpus | test docs | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
+    head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
             "| threshold | AUC right vs wrong | candidates | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
-        lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
+        lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
                      f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r['ms_per_candidate']} |")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ score and ``source="abbreviation"``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -124,34 +125,85 @@ def _overlaps(a: Offsets, b: Offsets) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+class _Entities:
+    """A document's entities indexed by span, by end and by start, so that a long text with many
+    abbreviations and entities is not scanned once per occurrence."""
+
+    def __init__(self, ents: Iterable[Entity]) -> None:
+        self.items: list[Entity | None] = list(ents)  # None: removed
+        self.by_span: dict[Offsets, list[int]] = {}
+        self.by_end: dict[int, list[int]] = {}
+        self.starts: list[tuple[int, int]] = []  # (start, index), sorted
+        self.longest = 0
+        for k, e in enumerate(self.items):
+            assert e is not None
+            self._index(k, e)
+            self.starts.append((e.start, k))
+        self.starts.sort()
+
+    def _index(self, k: int, e: Entity) -> None:
+        self.by_span.setdefault((e.start, e.end), []).append(k)
+        self.by_end.setdefault(e.end, []).append(k)
+        self.longest = max(self.longest, e.end - e.start)
+
+    def add(self, e: Entity) -> None:
+        self.items.append(e)
+        self._index(len(self.items) - 1, e)
+        bisect.insort(self.starts, (e.start, len(self.items) - 1))
+
+    def live(self, ks: Iterable[int]) -> list[int]:
+        return [k for k in ks if self.items[k] is not None]
+
+    def ending_at(self, end: int) -> list[Entity]:
+        return [e for k in self.by_end.get(end, ()) if (e := self.items[k]) is not None]
+
+    def exact(self, span: Offsets) -> list[int]:
+        """Continuous entities covering exactly ``span``."""
+        return [k for k in self.live(self.by_span.get(span, ())) if not self.items[k].fragments]  # type: ignore[union-attr]
+
+    def overlapped(self, span: Offsets) -> bool:
+        i = bisect.bisect_left(self.starts, (span[0] - self.longest + 1, -1))
+        for start, k in self.starts[i:]:
+            if start >= span[1]:
+                return False
+            e = self.items[k]
+            if e is not None and e.end > span[0]:
+                return True
+        return False
+
+
 def propagate(doc: Document, abbreviations: Iterable[Abbreviation] | None = None, *, remove: bool = False) -> Document:
     """``doc`` with its entities made consistent with its abbreviations (see the module doc)."""
     text = doc.text
     abbrs = list(abbreviations) if abbreviations is not None else find_abbreviations(text, doc.sentences)
-    ents = list(doc.entities)
+    if not abbrs:
+        return doc
+    ents = _Entities(doc.entities)
     for ab in abbrs:
         sf = ab.short_text(text)
         # an entity ending where the long form ends and overlapping it names the type ("acute [myocardial infarction] (MI)" too)
-        source = max((e for e in ents if e.end == ab.long[1] and _overlaps((e.start, e.end), ab.long)),
+        source = max((e for e in ents.ending_at(ab.long[1]) if _overlaps((e.start, e.end), ab.long)),
                      key=lambda e: (e.score or 0.0, e.end - e.start), default=None)
         spans = _occurrences(text, sf)
         if source is None:
             if remove:
-                drop = set(spans)
-                ents = [e for e in ents if (e.start, e.end) not in drop or e.fragments]
+                for span in spans:
+                    for k in ents.exact(span):
+                        ents.items[k] = None
             continue
         for span in spans:
-            exact = [k for k, e in enumerate(ents) if (e.start, e.end) == span and not e.fragments]
+            exact = ents.exact(span)
             if exact:
                 for k in exact:
-                    if ents[k].label != source.label:
-                        ents[k] = replace(ents[k], label=source.label, source=SOURCE)
+                    e = ents.items[k]
+                    if e is not None and e.label != source.label:
+                        ents.items[k] = replace(e, label=source.label, source=SOURCE)
                 continue
-            if any(_overlaps((e.start, e.end), span) for e in ents):
+            if ents.overlapped(span):
                 continue  # part of a longer mention, or already another entity
-            ents.append(Entity(span[0], span[1], source.label, score=source.score, source=SOURCE))
-    ents = list(dict.fromkeys(ents))  # relabelling can make two entities equal
-    return doc.copy(entities=sorted(ents, key=lambda e: (e.start, e.end, e.label)))
+            ents.add(Entity(span[0], span[1], source.label, score=source.score, source=SOURCE))
+    kept = list(dict.fromkeys(e for e in ents.items if e is not None))  # relabelling can make two entities equal
+    return doc.copy(entities=sorted(kept, key=lambda e: (e.start, e.end, e.label)))
 
 
 def propagate_all(docs: Iterable[Document], *, remove: bool = False) -> list[Document]:

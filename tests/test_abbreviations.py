@@ -70,3 +70,26 @@ def test_propagate_relabels_skips_overlaps_and_optionally_removes() -> None:
 def test_propagate_keeps_documents_without_definitions_unchanged() -> None:
     doc = Document("d", "No abbreviations here, only cancer.", [Entity(28, 34, "Disease")])
     assert propagate(doc) == doc
+
+
+def test_a_short_form_inside_a_longer_mention_is_left_to_it() -> None:
+    text = "Schwartz-Jampel syndrome (SJS) is rare. SJS type 2 differs from SJS."
+    ents = [Entity(0, 24, "Disease"), Entity(40, 50, "Disease")]  # "SJS type 2" is one mention
+    out = propagate(Document("d", text, ents))
+    assert [text[e.start:e.end] for e in out.entities] == ["Schwartz-Jampel syndrome", "SJS", "SJS type 2", "SJS"]
+
+
+def test_many_definitions_in_one_long_text() -> None:
+    parts, ents, pos = [], [], 0
+    for k in range(300):
+        head = f"Acute bad illness {k}"
+        sentence = f"{head} (ABI{k}) was seen; ABI{k} and ABI{k} type 2 again. "
+        ents.append(Entity(pos, pos + len(head), "Disease"))
+        tail = sentence.index(f"ABI{k} type 2")
+        ents.append(Entity(pos + tail, pos + tail + len(f"ABI{k} type 2"), "Disease"))
+        parts.append(sentence)
+        pos += len(sentence)
+    text = "".join(parts)
+    out = propagate(Document("d", text, ents))
+    added = [e for e in out.entities if e.source == SOURCE]
+    assert len(added) == 600 and {text[e.start:e.end] for e in added} == {f"ABI{k}" for k in range(300)}
