@@ -19,7 +19,7 @@ then give gold spans and their perturbations only.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -95,11 +95,11 @@ def _engine_tag(engine: str, split: str, opts: SelectorRunOptions) -> str:
     return engine
 
 
-def engine_predictions(docs: Sequence[Document], types: Sequence[str], engine: str, opts: SelectorRunOptions, cache: Path,
+def engine_predictions(docs: Sequence[Document], labels: Mapping[str, str], engine: str, opts: SelectorRunOptions, cache: Path,
                        threshold: float | None = None) -> list[Document]:
     """``engine``'s predictions on the texts of ``docs`` (gold entities removed), read from ``cache`` when it holds these documents.
 
-    ``threshold``: the span engine's (None: the model's own).
+    ``labels``: type -> prompt (a corpus's own, its guidelines included). ``threshold``: the span engine's (None: the model's own).
     """
     import bioner.io
     from bioner.models import LLMOptions, extract
@@ -109,12 +109,11 @@ def engine_predictions(docs: Sequence[Document], types: Sequence[str], engine: s
         saved = list(bioner.io.read(cache, "jsonl"))
         if [d.id for d in saved] == ids and all(a.text == b.text for a, b in zip(saved, docs, strict=True)):
             return saved
-    labels = {t: _prompt(t) for t in types}
     texts = [d.copy(entities=[]) for d in docs]
     if engine == "span":
-        pred = extract(texts, labels, model=opts.span_model, threads=opts.threads, threshold=threshold)
+        pred = extract(texts, dict(labels), model=opts.span_model, threads=opts.threads, threshold=threshold)
     else:
-        pred = extract(texts, list(types), model=opts.llm_model, engine="llm", llm=LLMOptions(adapter=opts.adapter), threads=opts.threads)
+        pred = extract(texts, list(labels), model=opts.llm_model, engine="llm", llm=LLMOptions(adapter=opts.adapter), threads=opts.threads)
     cache.parent.mkdir(parents=True, exist_ok=True)
     bioner.io.write(pred, cache, "jsonl")
     return pred
@@ -144,49 +143,50 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
     train: list[Part] = []
     dev: list[Part] = []
 
-    def add(parts: list[Part], name: str, split: str, docs: list[Document], types: list[str], engines: Sequence[str]) -> None:
+    def add(parts: list[Part], name: str, split: str, docs: list[Document], prompts: Mapping[str, str], engines: Sequence[str]) -> None:
         """A part with ``engines``' predictions; ``split`` "train" and "dev-a" are training parts, "dev" is where the threshold is chosen."""
+        types = list(prompts)
         part = Part(name, docs, types)
         run_on = docs if split == "dev" or opts.engine_sample is None else docs[:opts.engine_sample]
         for engine in engines:
             tag = _engine_tag(engine, split, opts)
             threshold = opts.engine_threshold if tag != engine else None
             cache = _prediction_file(out_dir, name, split, tag, opts, threshold)
-            part.predictions[tag] = engine_predictions(run_on, types, engine, opts, cache, threshold)
+            part.predictions[tag] = engine_predictions(run_on, prompts, engine, opts, cache, threshold)
         if len(run_on) < len(docs):  # engines ran on the first documents only: the other documents give gold candidates alone
             parts.append(Part(name, docs[len(run_on):], types))
             part.gold = list(run_on)
         parts.append(part)
 
-    def add_dev(name: str, docs: list[Document], types: list[str]) -> None:
+    def add_dev(name: str, docs: list[Document], prompts: Mapping[str, str]) -> None:
         if not on_dev:
-            add(dev, name, "dev", docs, types, opts.engines)
+            add(dev, name, "dev", docs, prompts, opts.engines)
             return
         if len(docs) < 2:
             raise BionerError("E622", f"dev data {name!r} has {len(docs)} document(s); --engine-on dev-half needs at least 2 to cut in two",
                               hint="give more dev documents (--dev-sample) or use --engine-on train")
-        add(train, f"{name}#dev-a", "dev-a", docs[0::2], types, opts.engines)  # alternate documents: both halves span the whole split
-        add(dev, name, "dev", docs[1::2], types, opts.engines)
+        add(train, f"{name}#dev-a", "dev-a", docs[0::2], prompts, opts.engines)  # alternate documents: both halves span the whole split
+        add(dev, name, "dev", docs[1::2], prompts, opts.engines)
 
     train_engines = () if on_dev else opts.engines
     for name in opts.corpus:
         info = corpora.get(name)
-        types = list(info.types)
+        prompts = info.natural_labels  # the corpus's own prompts, its guidelines included (LINNAEUS's species)
         if "train" not in info.splits:
             raise BionerError("E502", f"corpus {name!r} has no train split", hint=f"its splits: {', '.join(info.splits)}")
         docs = _sample(list(corpora.load(name, "train", root=opts.root, report=report)), _size(opts.train_sample, name), 0)
-        add(train, name, "train", docs, types, train_engines)
+        add(train, name, "train", docs, prompts, train_engines)
         if "dev" in info.splits:
-            add_dev(name, _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), _size(opts.dev_sample, name), 0), types)
+            add_dev(name, _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), _size(opts.dev_sample, name), 0), prompts)
     for path, split in [(p, "train") for p in opts.train_file] + [(p, "dev") for p in opts.dev_file]:
         docs = _file_docs(path, report)
-        types = sorted({e.label for d in docs for e in d.entities})
-        if not types:
+        file_prompts = {t: _prompt(t) for t in sorted({e.label for d in docs for e in d.entities})}
+        if not file_prompts:
             raise BionerError("E622", f"{path} has no entities, so it names no types to verify", file=path)
         if split == "train":
-            add(train, path, split, _sample(docs, _size(opts.train_sample, path), 0), types, train_engines)
+            add(train, path, split, _sample(docs, _size(opts.train_sample, path), 0), file_prompts, train_engines)
         else:
-            add_dev(path, _sample(docs, _size(opts.dev_sample, path), 0), types)
+            add_dev(path, _sample(docs, _size(opts.dev_sample, path), 0), file_prompts)
     if not dev:
         raise BionerError("E622", "no dev data to choose the selector's threshold on",
                           hint="use corpora with a dev split, or give --dev-file (never a test split)")

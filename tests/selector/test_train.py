@@ -179,7 +179,8 @@ def test_engine_on_dev_half_learns_from_false_positives_on_text_the_engine_never
 
     calls: list[tuple[list[str], float | None]] = []
 
-    def fake_engine(docs, types, engine, opts, cache, threshold=None):  # type: ignore[no-untyped-def]
+    def fake_engine(docs, labels, engine, opts, cache, threshold=None):  # type: ignore[no-untyped-def]
+        assert labels == {"Chemical": "chemical compound or drug", "Disease": "disease"}
         calls.append(([d.id for d in docs], threshold))
         return _pred(list(docs))
 
