@@ -115,10 +115,16 @@ def find_abbreviations(text: str, sentences: Sequence[Offsets] | None = None) ->
     return out
 
 
-def _occurrences(text: str, short: str) -> list[Offsets]:
-    """Whole-word occurrences of ``short`` (case-sensitive; a hyphen or letter next to it makes it part of another word)."""
-    pat = re.compile(r"(?<![\w-])" + re.escape(short) + r"(?![\w-])")
-    return [m.span() for m in pat.finditer(text)]
+def _occurrences(text: str, shorts: Iterable[str]) -> dict[str, list[Offsets]]:
+    """Whole-word occurrences of each short form (case-sensitive; a hyphen or letter next to it makes it part of
+    another word), found in one pass over the text however many short forms there are."""
+    forms = sorted(set(shorts), key=lambda f: (-len(f), f))  # longest first: the alternation prefers "IL-2R" to "IL-2"
+    out: dict[str, list[Offsets]] = {f: [] for f in forms}
+    if forms:
+        pat = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, forms)) + r")(?![\w-])")
+        for m in pat.finditer(text):
+            out[m.group()].append(m.span())
+    return out
 
 
 def _overlaps(a: Offsets, b: Offsets) -> bool:
@@ -179,12 +185,13 @@ def propagate(doc: Document, abbreviations: Iterable[Abbreviation] | None = None
     if not abbrs:
         return doc
     ents = _Entities(doc.entities)
+    occurrences = _occurrences(text, (ab.short_text(text) for ab in abbrs))
     for ab in abbrs:
         sf = ab.short_text(text)
         # an entity ending where the long form ends and overlapping it names the type ("acute [myocardial infarction] (MI)" too)
         source = max((e for e in ents.ending_at(ab.long[1]) if _overlaps((e.start, e.end), ab.long)),
                      key=lambda e: (e.score or 0.0, e.end - e.start), default=None)
-        spans = _occurrences(text, sf)
+        spans = occurrences[sf]
         if source is None:
             if remove:
                 for span in spans:
