@@ -70,6 +70,11 @@ def weights_id(model: Path) -> str:
     return h.hexdigest()[:16]
 
 
+# (model, asked labels, quantization, document ids) -> (predictions, seconds): BC5CDR-chem and BC5CDR-disease ask for the
+# same two types on the same test documents, so the second reuses the first's predictions and reports their time
+_ASKED_RUNS: dict[tuple[Any, ...], tuple[list[Any], float]] = {}
+
+
 def score(name: str, model: str, quantize: str | None, threads: int) -> dict[str, Any]:
     from bioner.abbreviations import propagate_all
     from bioner.evaluate import evaluate
@@ -84,11 +89,13 @@ def score(name: str, model: str, quantize: str | None, threads: int) -> dict[str
     kw: dict[str, Any] = {"model": model, "flat": not info.nested, "threads": threads, "quantize": quantize, "abbreviations": False}
     t0 = time.perf_counter()
     alone = extract(texts, own, **kw)
-    raw = alone
+    raw, dt = alone, time.perf_counter() - t0
     if asked != own:  # the bioner row predicts with more types: its own run, its own time
-        t0 = time.perf_counter()
-        raw = extract(texts, asked, **kw)
-    dt = time.perf_counter() - t0
+        key = (model, tuple(asked.items()), quantize, tuple(d.id for d in gold))
+        if key not in _ASKED_RUNS:
+            t0 = time.perf_counter()
+            _ASKED_RUNS[key] = (extract(texts, asked, **kw), time.perf_counter() - t0)
+        raw, dt = _ASKED_RUNS[key]
     t0 = time.perf_counter()
     pipeline = propagate_all(raw)  # = extract(..., abbreviations=True): the step runs on the engine's output
     dt += time.perf_counter() - t0
