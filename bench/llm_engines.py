@@ -49,7 +49,7 @@ OUT = ROOT / "runs" / "llm"
 RESULTS = ROOT / "bench" / "results" / "llm_engines.json"  # committed: rows survive across sessions
 BASE = "gemma3-270m"
 STEPS, BATCH, ACCUM, LR = 150, 4, 2, 2e-4
-SUBSET = {"ncbi-disease": 20, "bc5cdr": 20, "genia": 12, "cmeee-carved": 150}  # test documents per corpus (CMeEE: sentences)
+SUBSET = {"ncbi-disease": 20, "bc5cdr": 20, "genia": 12, "cmeee-carved": 150, "bc2gm": 200}  # test documents per corpus (CMeEE, BC2GM: sentences)
 TRAIN_SPLIT = {"cmeee-carved": "train"}
 # name -> (corpora tuned on, scheme); evaluated on each corpus it was tuned on
 RUNS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -58,6 +58,7 @@ RUNS: dict[str, tuple[tuple[str, ...], str]] = {
     "bc5cdr-json": (("bc5cdr",), "json"),
     "bc5cdr-tags": (("bc5cdr",), "tags"),
     "genia-tags": (("genia",), "tags"),
+    "bc2gm-tags": (("bc2gm",), "tags"),  # the selector bench's generative BC2GM row (bench/selector.py)
     "cmeee-json": (("cmeee-carved",), "json"),
     "cmeee-tags": (("cmeee-carved",), "tags"),
     "joint-json": (("ncbi-disease", "bc5cdr", "cmeee-carved"), "json"),

@@ -3,8 +3,8 @@
 Run:
     scripts/train_selector.sh                              # trains the selector into runs/selector/v1 (about 40 min)
     .venv/bin/python bench/selector.py span                # span engine (shipped model), full test splits
-    .venv/bin/python bench/selector.py llm-dev ncbi-tags bc5cdr-tags   # LLM predictions on 20 dev documents per corpus
-    .venv/bin/python bench/selector.py llm ncbi-tags bc5cdr-tags       # generative engine: adapters of bench/llm_engines.py
+    .venv/bin/python bench/selector.py llm-dev ncbi-tags bc5cdr-tags bc2gm-tags   # LLM predictions on dev samples
+    .venv/bin/python bench/selector.py llm ncbi-tags bc5cdr-tags bc2gm-tags   # generative engine: adapters of bench/llm_engines.py
     .venv/bin/python bench/selector.py table
 
 Span rows: the shipped span model predicts each corpus's full test split with the
@@ -14,7 +14,7 @@ threshold (chosen on dev). Span predictions are cached per span-model weights, r
 selector (``--selector``; the table has one row per engine, corpus and selector). Generative rows: a run of
 bench/llm_engines.py (Gemma 3 270M + LoRA) predicts that bench's fixed test subsets
 (the same documents as its table), then the same selector verifies them, at a threshold
-for the LLM chosen on that run's predictions on 20 dev documents per corpus
+for the LLM chosen on that run's predictions on a seeded dev sample (20 documents per corpus; BC2GM 100 sentences)
 (``llm-dev``; without them, the selector's general threshold). Scores are
 strict entity-level micro P/R/F1 from bioner's evaluator, relaxed F1 beside. The cost is
 the selector's wall time over all candidates of a corpus divided by their number, on
@@ -49,7 +49,8 @@ CACHE = ROOT / "runs" / "selector" / "bench"
 RESULTS = ROOT / "bench" / "results" / "selector.json"
 TABLE = ROOT / "bench" / "results" / "selector.md"
 SPAN_CORPORA = ("ncbi-disease", "bc5cdr", "bc2gm")
-DEV_DOCS = 20  # dev documents per corpus an LLM run predicts, to choose its threshold
+DEV_DOCS = {"bc2gm": 100}  # dev documents per corpus an LLM run predicts, to choose its threshold (BC2GM: sentences)
+DEV_DOCS_DEFAULT = 20
 TRAIN_COMMAND = "scripts/train_selector.sh"
 
 
@@ -94,19 +95,46 @@ def _load_selector() -> Any:
 def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Document], pred: list[Document], types: list[str],
          selector: Any, threshold_note: str) -> dict[str, Any]:
     n = sum(len(d.entities) for d in pred)
-    selector.score([(pred[0].text, pred[0].entities[0])] if n else [])  # warm-up outside the timing
-    t0 = time.perf_counter()
-    probs = selector.score_documents(pred, batch_size=64)  # what select() computes; scored once, kept for the AUC below
-    seconds = time.perf_counter() - t0
-    cut = selector.threshold_for(kind)
-    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if p >= cut]) for d, ps in zip(pred, probs, strict=True)]
+    probs, seconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}", pred)
+    cut, guard = selector.threshold_for(kind), selector.guard_for(kind)
+
+    def keep(e: Any, p: float) -> bool:  # what select() keeps: guarded by the engine's own score, or accepted by the selector
+        return (guard is not None and e.score is not None and e.score >= guard) or p >= cut
+
+    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if keep(e, p)]) for d, ps in zip(pred, probs, strict=True)]
+    passed = sum(guard is not None and e.score is not None and e.score >= guard for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
-                           "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "auc": _auc(gold, pred, probs),
-                           "threshold_chosen_on": threshold_note, "selector": _selector_name()}
+                           "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "guarded": passed,
+                           "auc": _auc(gold, pred, probs), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
     return row
+
+
+def _probabilities(selector: Any, what: str, pred: list[Document]) -> tuple[list[list[float]], float]:
+    """The selector's probability for every prediction and the seconds that took, cached per (selector weights, predictions).
+
+    Every candidate is scored (the AUC needs them all), so a threshold or guard can be re-chosen without scoring again.
+    """
+    import hashlib
+
+    weights = hashlib.sha256((SELECTOR / "model.safetensors").read_bytes()).hexdigest()[:8]
+    preds = hashlib.sha256(json.dumps([[list(e.key()) for e in d.entities] for d in pred]).encode()).hexdigest()[:8]
+    path = CACHE / f"probs-{hashlib.sha256(what.encode()).hexdigest()[:8]}-{preds}-{weights}.json"
+    if path.is_file():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return cached["probs"], cached["seconds"]
+    if any(d.entities for d in pred):  # warm-up outside the timing
+        first = next(d for d in pred if d.entities)
+        selector.score([(first.text, first.entities[0])])
+    t0 = time.perf_counter()
+    probs = selector.score_documents(pred, batch_size=64)  # what select() computes for unguarded candidates
+    seconds = time.perf_counter() - t0
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"what": what, "probs": probs, "seconds": seconds}), encoding="utf-8")
+    os.replace(tmp, path)
+    return probs, seconds
 
 
 def _auc(gold: list[Document], pred: list[Document], probs: list[list[float]]) -> float | None:
@@ -168,11 +196,11 @@ def _llm_bench() -> Any:
 
 
 def dev_docs(corpus: str) -> list[Document]:
-    """A fixed seeded sample of ``DEV_DOCS`` dev documents, in corpus order (the LLM's dev predictions, for its threshold)."""
+    """A fixed seeded sample of dev documents (``DEV_DOCS``), in corpus order (the LLM's dev predictions, for its threshold)."""
     import random
 
     docs = list(corpora.load(corpus, "dev"))
-    keep = sorted(random.Random(f"selector-dev:{corpus}").sample(range(len(docs)), min(DEV_DOCS, len(docs))))
+    keep = sorted(random.Random(f"selector-dev:{corpus}").sample(range(len(docs)), min(DEV_DOCS.get(corpus, DEV_DOCS_DEFAULT), len(docs))))
     return [docs[i] for i in keep]
 
 
@@ -218,14 +246,15 @@ def llm_rows(runs: list[str]) -> None:
 def table() -> str:
     results = _load_results()
     head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
-            "| threshold | AUC right vs wrong | candidates | ms / candidate |")
+            "| threshold | guard | AUC right vs wrong | candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
-                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} | {r.get('auc') or '-'} "
-                     f"| {r['candidates']} | {r['ms_per_candidate']} |")
+                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} "
+                     f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('auc') or '-'} "
+                     f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
 
 
@@ -246,12 +275,16 @@ def main() -> None:
         llm_rows(args.names)
     text = table()
     print(text)
-    settings = json.loads((SELECTOR / "bioner_selector.json").read_text(encoding="utf-8")) if SELECTOR.is_dir() else {}
-    TABLE.write_text(f"Selector: `{os.path.relpath(SELECTOR, ROOT)}`, trained by `{TRAIN_COMMAND}`; span threshold "
-                     f"{settings.get('threshold')}, chosen on the span engine's dev predictions; each LLM row's threshold chosen on that "
-                     f"run's predictions on {DEV_DOCS} dev documents (`llm-dev`). Rows: `.venv/bin/python bench/selector.py span|llm-dev|llm ...`. "
-                     "AUC: how well the selector's probability ranks the engine's right (strict) predictions above its wrong ones "
-                     "(0.5 = chance). ms / candidate: one torch thread, on a machine running other jobs.\n\n"
+    TABLE.write_text(
+        "Selectors (column `selector`: the folder `runs/selector/NAME/selector`), trained by "
+        f"`{TRAIN_COMMAND} runs/selector/NAME [options]` (v1: the script's defaults; v2: `--engine-on dev-half --dev-sample 500 "
+        "--dev-sample bc2gm=2500`; v2-noguard: v2 calibrated with `--no-guard`). Span rows: threshold and guard chosen on "
+        "the span engine's dev predictions at training (a candidate whose span score reaches the guard is kept unscored; "
+        "`guarded` counts them). LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
+        "BC2GM 100 sentences; `llm-dev`); LLM entities have no score, so no guard. Rows: `.venv/bin/python bench/selector.py "
+        "span|llm-dev|llm ... --selector runs/selector/NAME/selector`. AUC: how well the selector's probability ranks the "
+        "engine's right (strict) predictions above its wrong ones (0.5 = chance), over every candidate. ms / candidate: "
+        "one torch thread, on a machine running other jobs.\n\n"
                      + text + "\n", encoding="utf-8")
 
 

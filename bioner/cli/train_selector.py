@@ -243,6 +243,9 @@ def selector_command(
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop this call after N steps in total (run again to continue).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of candidate sampling and batch order.")] = 0,
+    guard: Annotated[bool, typer.Option("--guard/--no-guard", help=(
+        "Also choose, per engine that scores its entities, an engine score from which candidates are kept without the "
+        "selector's vote (only when it raises dev F1)."))] = True,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present.")] = True,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
 ) -> None:
@@ -255,7 +258,7 @@ def selector_command(
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
                               engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root)
     config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
-                                 max_steps=max_steps, seed=seed)
+                                 max_steps=max_steps, seed=seed, guard=guard)
     report = Report(skip_invalid=True)
     try:
         result = train_selector_model(opts, config, resume=resume, progress=_interactive(), report=report)

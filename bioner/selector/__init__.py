@@ -6,7 +6,7 @@ Any engine's output passes through it (``Selector.select``, or ``selector=`` in
 * ``bioner.selector.candidates``: gold spans, their boundary-shifted, sub-, super- and
   type-swapped negatives, and engines' real false positives;
 * ``bioner.selector.model``: the cross-encoder, ``Selector`` (create, load, save, score, select);
-* ``bioner.selector.train``: BCE + contrastive training and the dev-chosen threshold, ``train_selector``.
+* ``bioner.selector.train``: BCE + contrastive training and the dev-chosen thresholds and guards, ``train_selector``.
 
 torch and transformers are imported only when a selector is created or loaded.
 """

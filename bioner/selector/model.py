@@ -41,6 +41,9 @@ class SelectorSettings:
     base: str  # the model it was created from (name or path)
     threshold: float = 0.5  # accept a candidate when its probability is at least this
     thresholds: dict[str, float] = field(default_factory=dict)  # per engine ("span", "llm"), chosen on that engine's dev predictions
+    # per engine: a candidate whose own engine score is at least this is accepted without the selector's vote (chosen on
+    # dev with the threshold; absent: the selector decides every candidate, as for engines that give no scores)
+    guards: dict[str, float] = field(default_factory=dict)
     context: int = 120  # characters of context on each side of the mention
     max_length: int = 160  # tokens of the encoded pair
     trained_on: dict[str, Any] = field(default_factory=dict)  # corpora, candidate counts, dev scores
@@ -159,6 +162,10 @@ class Selector:
         """The acceptance threshold for an engine's output: its own when one was chosen on its dev predictions, else the general one."""
         return self.settings.thresholds.get(engine, self.settings.threshold) if engine else self.settings.threshold
 
+    def guard_for(self, engine: str | None) -> float | None:
+        """The engine score at or above which that engine's candidates are accepted unscored; None: no guard."""
+        return self.settings.guards.get(engine) if engine else None
+
     def __repr__(self) -> str:
         return f"Selector(base={self.settings.base!r}, threshold={self.settings.threshold:.3f})"
 
@@ -206,24 +213,48 @@ class Selector:
         return [[next(flat) for _ in doc.entities] for doc in docs]
 
     def select(self, docs: Iterable[Document], *, threshold: float | None = None, engine: str | None = None,
-               batch_size: int = 32) -> list[Document]:
+               guard: float | None = None, batch_size: int = 32) -> list[Document]:
         """New Documents keeping the entities the selector accepts (probability >= threshold).
 
-        ``threshold`` None: the selector's own for ``engine`` (``threshold_for``).
+        ``threshold`` None: the selector's own for ``engine`` (``threshold_for``). ``guard``
+        None: the selector's own for ``engine`` (``guard_for``): an entity whose engine
+        ``score`` is at least the guard is kept without being scored, because the engine
+        is surer of it than the selector could make it (chosen on dev; a span model's
+        confident predictions are rarely wrong). Entities without a score are always scored.
 
-        Kept entities carry the probability in ``attrs["selector_score"]``; their engine
-        ``score`` is unchanged. Each document's ``metadata["selector"]`` counts what was
-        kept and rejected, so nothing disappears without a trace.
+        Kept entities carry the probability in ``attrs["selector_score"]`` (guarded ones
+        do not); their engine ``score`` is unchanged. Each document's
+        ``metadata["selector"]`` counts what was kept, rejected and guarded, so nothing
+        disappears without a trace.
         """
         docs = list(docs)
         cut = self.threshold_for(engine) if threshold is None else threshold
         if not 0.0 <= cut <= 1.0:
             raise ValueError(f"selector threshold must be in [0, 1], got {cut}")
+        guard = self.guard_for(engine) if guard is None else guard
+
+        def guarded(e: Entity) -> bool:
+            return guard is not None and e.score is not None and e.score >= guard
+
+        items = [(doc.text, e) for doc in docs for e in doc.entities if not guarded(e)]
+        probs = iter(self.score(items, batch_size=batch_size))
         out = []
-        for doc, probs in zip(docs, self.score_documents(docs, batch_size=batch_size), strict=True):
-            kept = [e.with_(attrs={**e.attrs, SCORE_ATTR: f"{p:.4f}"}) for e, p in zip(doc.entities, probs, strict=True) if p >= cut]
-            meta = {**doc.metadata, "selector": {"kept": len(kept), "rejected": len(doc.entities) - len(kept), "threshold": cut}}
-            out.append(doc.copy(entities=kept, metadata=meta))
+        for doc in docs:
+            kept, rejected, passed = [], 0, 0
+            for e in doc.entities:
+                if guarded(e):
+                    kept.append(e)
+                    passed += 1
+                    continue
+                p = next(probs)
+                if p >= cut:
+                    kept.append(e.with_(attrs={**e.attrs, SCORE_ATTR: f"{p:.4f}"}))
+                else:
+                    rejected += 1
+            meta: dict[str, Any] = {"kept": len(kept), "rejected": rejected, "threshold": cut}
+            if guard is not None:
+                meta.update(guarded=passed, guard=guard)
+            out.append(doc.copy(entities=kept, metadata={**doc.metadata, "selector": meta}))
         return out
 
 

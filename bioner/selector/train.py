@@ -63,6 +63,7 @@ class SelectorTrainConfig:
     max_steps: int | None = None  # stop this call after N steps in total (run again to continue)
     save_half: bool = True  # store float16 weights (half the size); the threshold is chosen with exactly those weights
     seed: int = 0
+    guard: bool = True  # also try a guard on engine scores when choosing each engine's threshold (``choose_guard``)
 
 
 @dataclass
@@ -74,6 +75,8 @@ class SelectorTrainResult:
     candidates: dict[str, int]  # kind -> count, training candidates
     dev: dict[str, dict[str, dict[str, float]]]  # "part/engine" -> {"without": P/R/F1, "with": P/R/F1}
     seconds: float
+    thresholds: dict[str, float] = field(default_factory=dict)  # per engine, chosen on its dev predictions
+    guards: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when a guard helped on dev
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,7 +146,7 @@ def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: 
     h = hashlib.sha256()
     for c in cands:
         h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
-    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every")}
+    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard")}  # guard: calibration only
     h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -173,6 +176,14 @@ class _Scored:
     name: str
     gold: int  # gold entities of the part's types
     hits: list[tuple[float, bool]]  # (probability, matches gold) per distinct prediction
+    scores: list[float | None] = field(default_factory=list)  # the engine's own score per prediction (None: it gives none)
+
+    def guarded(self, guard: float | None) -> _Scored:
+        """The same predictions with those the ``guard`` lets through unscored counted as accepted (probability 1)."""
+        if guard is None:
+            return self
+        hits = [(1.0 if e is not None and e >= guard else p, h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
+        return _Scored(self.name, self.gold, hits, self.scores)
 
 
 def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[_Scored]:
@@ -181,13 +192,19 @@ def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[
         keep = set(part.types)
         gold_keys = [{e.key() for e in d.entities if e.label in keep} for d in part.gold]
         for engine, pred in sorted(part.predictions.items()):
-            items, hit = [], []
+            items, hit, own = [], [], []
             for d, keys in zip(pred, gold_keys, strict=True):
-                for key in sorted({e.key() for e in d.entities if e.label in keep}):
+                best: dict[tuple[int, int, str], float | None] = {}
+                for e in d.entities:
+                    if e.label in keep:  # a key predicted twice keeps its higher engine score
+                        k = e.key()
+                        best[k] = e.score if k not in best else max((x for x in (best[k], e.score) if x is not None), default=None)
+                for key in sorted(best):
                     items.append((d.text, Entity(*key)))
                     hit.append(key in keys)
+                    own.append(best[key])
             probs = selector.score(items, batch_size=batch_size)
-            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True))))
+            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True)), own))
     return out
 
 
@@ -216,24 +233,67 @@ def choose_threshold(scored: Sequence[_Scored]) -> tuple[float, float]:
     return best[1], 100 * best[0]
 
 
+GUARD_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # of the dev predictions' engine scores: the guards tried
+
+
+def choose_guard(scored: Sequence[_Scored]) -> tuple[float | None, float, float]:
+    """(guard, threshold, pooled strict F1): the pair that maximises micro F1 over ``scored``.
+
+    Guards tried: none, and the ``GUARD_QUANTILES`` of the engine scores (when the engine
+    gives scores); for each, the best threshold (``choose_threshold``) on the candidates
+    below the guard. No guard wins ties, so a guard is kept only when it helps on dev.
+    """
+    cut, f1 = choose_threshold(scored)
+    best: tuple[float, float | None, float] = (f1, None, cut)
+    own = sorted(e for s in scored for e in s.scores if e is not None)
+    guards = sorted({round(own[min(len(own) - 1, int(q * len(own)))], 6) for q in GUARD_QUANTILES}) if own else []
+    for guard in guards:
+        c, f = choose_threshold([s.guarded(guard) for s in scored])
+        if f > best[0] + 1e-9:
+            best = (f, guard, c)
+    return best[1], best[2], best[0]
+
+
 def engine_of(name: str) -> str:
     """The engine kind of a prediction set's name: "span@0.3" and "span" -> "span"; "llm:ncbi-tags" -> "llm"."""
     return name.split("/")[-1].split("@")[0].split(":")[0]
 
 
-def calibrate(scored: Sequence[_Scored]) -> dict[str, float]:
-    """A threshold per engine kind, each chosen on that engine's dev predictions (pooled over parts)."""
-    kinds = sorted({engine_of(s.name) for s in scored})
-    return {k: round(choose_threshold([s for s in scored if engine_of(s.name) == k])[0], 6) for k in kinds}
+def calibrate(scored: Sequence[_Scored], *, guard: bool = True) -> tuple[dict[str, float], dict[str, float]]:
+    """(thresholds, guards) per engine kind, each chosen on that engine's dev predictions (pooled over parts); no guard is no entry.
+
+    ``guard`` False: thresholds alone (the selector then scores every candidate).
+    """
+    thresholds, guards = {}, {}
+    for kind in sorted({engine_of(s.name) for s in scored}):
+        part = [s for s in scored if engine_of(s.name) == kind]
+        guard_at, cut, _ = choose_guard(part) if guard else (None, *choose_threshold(part))
+        thresholds[kind] = round(cut, 6)
+        if guard_at is not None:
+            guards[kind] = guard_at
+    return thresholds, guards
+
+
+def _apply_calibration(selector: Selector, scored: Sequence[_Scored]) -> None:
+    """Set the thresholds and guards of the engines in ``scored``; other engines' settings stay."""
+    thresholds, guards = calibrate(scored)
+    selector.settings.thresholds = {**selector.settings.thresholds, **thresholds}
+    selector.settings.guards = {k: v for k, v in selector.settings.guards.items() if k not in thresholds} | guards
+
+
+def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold and guard."""
+    return {s.name: _dev_table([s.guarded(selector.guard_for(engine_of(s.name)))], selector.threshold_for(engine_of(s.name)))[s.name]
+            for s in scored}
 
 
 def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
-    """Choose (or re-choose) the selector's per-engine thresholds on ``dev`` parts' engine predictions; the dev table before and after."""
+    """Choose (or re-choose) the selector's per-engine thresholds and guards on ``dev`` parts' engine predictions; the dev table before and after."""
     scored = _scored(selector, dev, batch_size)
     if not scored:
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
-    selector.settings.thresholds = {**selector.settings.thresholds, **calibrate(scored)}
-    return {s.name: _dev_table([s], selector.threshold_for(engine_of(s.name)))[s.name] for s in scored}
+    _apply_calibration(selector, scored)
+    return _dev_tables(selector, scored)
 
 
 def _candidate_threshold(selector: Selector, items: Sequence[tuple[str, Entity]], cands: Sequence[Candidate], batch_size: int) -> float:
@@ -360,7 +420,7 @@ def train_selector(
     scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
     if scored:
         cut, _ = choose_threshold(scored)
-        selector.settings.thresholds = calibrate(scored)
+        selector.settings.thresholds, selector.settings.guards = calibrate(scored, guard=config.guard)
     else:
         dev_items, dev_cands = build_candidates(dev, per_gold=config.per_gold, seed=config.seed)
         if not dev_cands:
@@ -368,7 +428,8 @@ def train_selector(
         cut = _candidate_threshold(selector, dev_items, dev_cands, score_batch_size)
     selector.settings.threshold = round(cut, 6)
     result.threshold = selector.settings.threshold
-    result.dev = {s.name: _dev_table([s], selector.threshold_for(engine_of(s.name)))[s.name] for s in scored}
+    result.thresholds, result.guards = dict(selector.settings.thresholds), dict(selector.settings.guards)
+    result.dev = _dev_tables(selector, scored)
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
         "dev": result.dev, "dev_parts": [p.name for p in dev],
@@ -381,4 +442,4 @@ def train_selector(
 def summary(result: SelectorTrainResult) -> Mapping[str, Any]:
     """A short JSON-able summary of a run (what the CLI prints)."""
     return {"selector": str(result.output), "finished": result.finished, "steps": result.steps, "threshold": result.threshold,
-            "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}
+            "thresholds": result.thresholds, "guards": result.guards, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}

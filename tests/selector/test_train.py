@@ -160,7 +160,8 @@ def test_per_engine_thresholds_are_chosen_on_each_engines_dev_predictions(tiny_e
     assert [engine_of(n) for n in ("ncbi/span", "ncbi/span@0.3", "bc5cdr/llm:joint-tags", "llm")] == ["span", "span", "llm", "llm"]
     span = _Scored("a/span", 2, [(0.9, True), (0.8, True), (0.1, False)])
     llm = _Scored("a/llm", 2, [(0.9, True), (0.6, False), (0.5, False), (0.4, True)])
-    cuts = calibrate([span, llm])
+    cuts, guards = calibrate([span, llm])
+    assert guards == {}  # no engine scores: no guard
     assert cuts["span"] == pytest.approx(0.45) and cuts["llm"] == pytest.approx(0.0)  # llm: keeping all (F1 .667) beats any cut
     sel = Selector.create(tiny_encoder)
     sel.settings.threshold, sel.settings.thresholds = 0.3, {"llm": 0.9}
@@ -206,3 +207,37 @@ def test_engine_on_dev_half_learns_from_false_positives_on_text_the_engine_never
     opts.engine_on = "test"
     with pytest.raises(BionerError, match="engine-on"):
         cli.load_selector_parts(opts, Report())
+
+
+def test_a_guard_on_the_engine_score_is_kept_only_when_it_helps_on_dev() -> None:
+    from bioner.selector.train import calibrate, choose_guard
+
+    # the selector ranks badly among confident predictions (it would reject the 0.95 hit first); the engine knows better there
+    span = _Scored("a/span", 4, [(0.2, True), (0.3, True), (0.9, True), (0.8, False), (0.1, False)], [0.95, 0.9, 0.5, 0.55, 0.45])
+    guard, cut, f1 = choose_guard([span])
+    plain_cut, plain_f1 = choose_threshold([span])
+    assert guard is not None and 0.55 < guard <= 0.9 and f1 > plain_f1
+    kept = [h for p, h in span.guarded(guard).hits if p >= cut]
+    assert kept.count(True) == 3 and kept.count(False) == 0  # both guarded hits and the selector's own accept; both misses out
+    assert choose_guard([_Scored("b/llm", 2, [(0.9, True), (0.1, False)], [None, None])]) == (None, choose_threshold([_Scored("x", 2, [(0.9, True), (0.1, False)])])[0], pytest.approx(100 * 2 / 3))
+    # where the selector alone is best, no guard is set
+    good = _Scored("c/span", 2, [(0.9, True), (0.8, True), (0.1, False)], [0.5, 0.6, 0.99])
+    assert choose_guard([good])[0] is None
+    thresholds, guards = calibrate([span, _Scored("a/llm", 2, [(0.9, True), (0.1, False)])])
+    assert set(thresholds) == {"span", "llm"} and set(guards) == {"span"} and guards["span"] == guard
+    assert calibrate([span], guard=False) == ({"span": round(plain_cut, 6)}, {})  # --no-guard: the threshold alone
+    assert plain_cut >= 0.0
+
+
+def test_select_lets_guarded_entities_through_unscored(tiny_encoder: Path) -> None:
+    sel = Selector.create(tiny_encoder)
+    sel.settings.thresholds, sel.settings.guards = {"span": 1.0}, {"span": 0.8}  # threshold 1: the selector itself accepts nothing
+    doc = Document("d", "Aspirin may cause Reye syndrome.", [Entity(0, 7, "Chemical", score=0.95), Entity(18, 31, "Disease", score=0.7),
+                                                             Entity(18, 22, "Disease")])
+    [kept] = sel.select([doc], engine="span")
+    assert [e.key() for e in kept.entities] == [(0, 7, "Chemical")] and "selector_score" not in kept.entities[0].attrs
+    assert kept.metadata["selector"] == {"kept": 1, "rejected": 2, "threshold": 1.0, "guarded": 1, "guard": 0.8}
+    [unguarded] = sel.select([doc], engine="llm", threshold=1.0)  # no guard for this engine: everything is scored
+    assert not unguarded.entities and "guard" not in unguarded.metadata["selector"]
+    [forced] = sel.select([doc], engine="llm", threshold=1.0, guard=0.6)
+    assert [e.key() for e in forced.entities] == [(0, 7, "Chemical"), (18, 31, "Disease")]
