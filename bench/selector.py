@@ -25,6 +25,7 @@ runs/selector/bench/, so rows can be rebuilt without re-running an engine.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -96,13 +97,13 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
          selector: Any, threshold_note: str) -> dict[str, Any]:
     n = sum(len(d.entities) for d in pred)
     probs, seconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}", pred)
+    from bioner.selector.model import passes_guard
+
     cut, guard = selector.threshold_for(kind), selector.guard_for(kind)
-
-    def keep(e: Any, p: float) -> bool:  # what select() keeps: guarded by the engine's own score, or accepted by the selector
-        return (guard is not None and e.score is not None and e.score >= guard) or p >= cut
-
-    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if keep(e, p)]) for d, ps in zip(pred, probs, strict=True)]
-    passed = sum(guard is not None and e.score is not None and e.score >= guard for d in pred for e in d.entities)
+    # what select() keeps: guarded by the engine's own score, or accepted by the selector
+    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if passes_guard(e.score, guard) or p >= cut])
+            for d, ps in zip(pred, probs, strict=True)]
+    passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "guarded": passed,
@@ -112,6 +113,14 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     return row
 
 
+@functools.cache
+def _selector_weights_id(folder: Path) -> str:
+    """The selector's weights, in the probability cache's file names (hashed once per process, not once per row)."""
+    import hashlib
+
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:8]
+
+
 def _probabilities(selector: Any, what: str, pred: list[Document]) -> tuple[list[list[float]], float]:
     """The selector's probability for every prediction and the seconds that took, cached per (selector weights, predictions).
 
@@ -119,7 +128,7 @@ def _probabilities(selector: Any, what: str, pred: list[Document]) -> tuple[list
     """
     import hashlib
 
-    weights = hashlib.sha256((SELECTOR / "model.safetensors").read_bytes()).hexdigest()[:8]
+    weights = _selector_weights_id(SELECTOR)
     preds = hashlib.sha256(json.dumps([[list(e.key()) for e in d.entities] for d in pred]).encode()).hexdigest()[:8]
     path = CACHE / f"probs-{hashlib.sha256(what.encode()).hexdigest()[:8]}-{preds}-{weights}.json"
     if path.is_file():

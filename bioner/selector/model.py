@@ -50,6 +50,11 @@ class SelectorSettings:
     version: int = FORMAT_VERSION
 
 
+def passes_guard(score: float | None, guard: float | None) -> bool:
+    """Whether an engine ``score`` lets its entity through without the selector's vote (``Selector.select``'s guard)."""
+    return guard is not None and score is not None and score >= guard
+
+
 def type_text(label: str) -> str:
     """The type as the classifier reads it: natural label and definition for registered types and their aliases."""
     t = TYPES.get(label) or find_type(label)
@@ -232,17 +237,13 @@ class Selector:
         if not 0.0 <= cut <= 1.0:
             raise ValueError(f"selector threshold must be in [0, 1], got {cut}")
         guard = self.guard_for(engine) if guard is None else guard
-
-        def guarded(e: Entity) -> bool:
-            return guard is not None and e.score is not None and e.score >= guard
-
-        items = [(doc.text, e) for doc in docs for e in doc.entities if not guarded(e)]
+        items = [(doc.text, e) for doc in docs for e in doc.entities if not passes_guard(e.score, guard)]
         probs = iter(self.score(items, batch_size=batch_size))
         out = []
         for doc in docs:
             kept, rejected, passed = [], 0, 0
             for e in doc.entities:
-                if guarded(e):
+                if passes_guard(e.score, guard):
                     kept.append(e)
                     passed += 1
                     continue

@@ -32,7 +32,7 @@ from bioner.engines import training
 from bioner.errors import BionerError
 
 from .candidates import Candidate, engine_candidates, gold_candidates, kind_counts
-from .model import Selector
+from .model import Selector, passes_guard
 
 CHECKPOINT = "checkpoint"
 MODEL_DIR = "selector"
@@ -182,7 +182,7 @@ class _Scored:
         """The same predictions with those the ``guard`` lets through unscored counted as accepted (probability 1)."""
         if guard is None:
             return self
-        hits = [(1.0 if e is not None and e >= guard else p, h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
+        hits = [(1.0 if passes_guard(e, guard) else p, h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
         return _Scored(self.name, self.gold, hits, self.scores)
 
 
@@ -274,13 +274,6 @@ def calibrate(scored: Sequence[_Scored], *, guard: bool = True) -> tuple[dict[st
     return thresholds, guards
 
 
-def _apply_calibration(selector: Selector, scored: Sequence[_Scored]) -> None:
-    """Set the thresholds and guards of the engines in ``scored``; other engines' settings stay."""
-    thresholds, guards = calibrate(scored)
-    selector.settings.thresholds = {**selector.settings.thresholds, **thresholds}
-    selector.settings.guards = {k: v for k, v in selector.settings.guards.items() if k not in thresholds} | guards
-
-
 def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
     """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold and guard."""
     return {s.name: _dev_table([s.guarded(selector.guard_for(engine_of(s.name)))], selector.threshold_for(engine_of(s.name)))[s.name]
@@ -292,7 +285,9 @@ def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: i
     scored = _scored(selector, dev, batch_size)
     if not scored:
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
-    _apply_calibration(selector, scored)
+    thresholds, guards = calibrate(scored)  # the engines in ``scored`` get new settings; other engines' stay
+    selector.settings.thresholds = {**selector.settings.thresholds, **thresholds}
+    selector.settings.guards = {k: v for k, v in selector.settings.guards.items() if k not in thresholds} | guards
     return _dev_tables(selector, scored)
 
 
