@@ -60,10 +60,10 @@ os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
 from bioner import corpora  # noqa: E402
 from bioner.doc import Document, Entity, Offsets  # noqa: E402
 from bioner.engines.span import sentence_groups  # noqa: E402
-from bioner.engines.span_train import _join_crossed, _split_tokens  # noqa: E402
+from bioner.engines.span_train import _split_tokens  # noqa: E402
 from bioner.evaluate import Evaluation, evaluate  # noqa: E402
 from bioner.io._common import atomic_write  # noqa: E402
-from bioner.text import split_sentences, tokenize  # noqa: E402
+from bioner.text import join_crossed, split_sentences, tokenize  # noqa: E402
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -158,7 +158,7 @@ def training_sentences(docs: Sequence[Document], dropped: Counter[str]) -> list[
         cuts = {b for e in ents for b in (e.start, e.end)}
         toks = _split_tokens(doc.tokens, cuts) if doc.tokens is not None else tokenize(doc.text, boundaries=cuts)
         placed = 0
-        for _, group in sentence_groups(_join_crossed(_sentences_of(doc), ents), toks):
+        for _, group in sentence_groups(join_crossed(_sentences_of(doc), ents), toks):
             inside = [e for e in ents if group[0][0] <= e.start and e.end <= group[-1][1]]
             tags, missed = bio_tags(group, inside)
             placed += len(inside) - len(missed)
