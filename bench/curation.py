@@ -76,15 +76,16 @@ def samples_of(corpus: str, tokenizer: Any) -> list[Any]:
     return build_samples([part], SCHEME, tokenizer, report=Report(skip_invalid=True))
 
 
-def scored_of(corpus: str, lm: Any, *, log: bool = True) -> tuple[list[Any], float]:
-    """Every training sample of ``corpus`` with its IFD (from the cache where present), and the seconds spent scoring now."""
+def scored_of(corpus: str, lm: Any, *, log: bool = True) -> tuple[list[Any], int, float]:
+    """Every training sample of ``corpus`` with its IFD (from the cache where present), how many were scored now, and the seconds that took."""
     from bioner import curation
 
     samples = samples_of(corpus, lm.tokenizer)
     cache = curation.ScoreCache(OUT / f"ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
+    before = len(cache.scores)
     t0 = time.perf_counter()
     scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0)
-    return scored, time.perf_counter() - t0
+    return scored, len(cache.scores) - before, time.perf_counter() - t0
 
 
 def _save(key: str, row: dict[str, Any]) -> None:
@@ -95,11 +96,16 @@ def score() -> None:
     from bioner import curation
 
     lm = _lm()
+    results = load_results(RESULTS)
     for corpus in CORPORA:
-        scored, seconds = scored_of(corpus, lm)
+        scored, now, seconds = scored_of(corpus, lm)
         sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
         info = curation.summary(sel, scored)
-        _save(f"scoring|{corpus}", {"samples": len(scored), "seconds": round(seconds, 1), "threads": _threads(), **info})
+        # the cache makes scoring resumable across sessions, so the wall time is kept as a rate:
+        # that of the last invocation that scored anything (a fully cached run keeps the old one)
+        timing = {"timed_samples": now, "seconds": round(seconds, 1)} if now else \
+            {k: results.get(f"scoring|{corpus}", {}).get(k) for k in ("timed_samples", "seconds")}
+        _save(f"scoring|{corpus}", {"samples": len(scored), **timing, "threads": _threads(), **info})
         curation.histogram_png(scored, TABLE.with_name(f"curation-ifd-{corpus}.png"), title=f"IFD of {corpus} train samples (json), Gemma 3 270M")
         print(f"{corpus}: {len(scored)} samples scored in {seconds:.0f} s; {info['groups']}", flush=True)
 
@@ -118,7 +124,7 @@ def byhand() -> None:
 
     lm = _lm()
     corpus = CORPORA[0]
-    scored, _ = scored_of(corpus, lm, log=False)
+    scored, _, _ = scored_of(corpus, lm, log=False)
     picks = [next(s for s in scored if s.positive), next(s for s in scored if not s.positive),
              next(s for s in scored if s.positive and s.sample.entities >= 2)]
     rows = []
@@ -150,7 +156,7 @@ def train(name: str) -> None:
 
     corpus, strategy, seed = parse(name)
     lm = _lm()
-    scored, _ = scored_of(corpus, lm, log=False)
+    scored, _, _ = scored_of(corpus, lm, log=False)
     sel = curation.select(scored, ratio=RATIO, strategy=strategy, seed=seed)
     print(f"{name}: {len(sel.kept)} of {len(scored)} samples; {sel.groups}", flush=True)
     config = LLMTrainConfig(scheme=SCHEME, max_steps=lb.STEPS, batch_size=lb.BATCH, grad_accum=lb.ACCUM, lr=lb.LR, save_every=10, seed=seed)
@@ -193,8 +199,13 @@ def table() -> str:
             have = [x for x in f1s if x is not None]
             mean = f"{sum(have) / len(have):.2f}" if len(have) == len(SEEDS) else "pending"
             lines.append(f"| {corpus} | {strategy} | {kept} | " + " | ".join("pending" if x is None else f"{x:.2f}" for x in f1s) + f" | {mean} |")
-    scoring = [f"{c}: {results[f'scoring|{c}']['samples']} samples in {results[f'scoring|{c}']['seconds']:.0f} s "
-               f"({results[f'scoring|{c}']['threads']} thread)" for c in CORPORA if f"scoring|{c}" in results]
+    scoring = []
+    for c in CORPORA:
+        r = results.get(f"scoring|{c}")
+        if r and r.get("timed_samples") and r.get("seconds"):
+            rate = r["timed_samples"] / r["seconds"]
+            scoring.append(f"{c}: {r['samples']} samples, {rate:.2f} samples/s on {r['threads']} thread "
+                           f"({r['timed_samples']} timed in {r['seconds']:.0f} s), so {r['samples'] / rate / 3600:.1f} h for all")
     return "\n".join(lines) + ("\n\nIFD scoring wall time: " + "; ".join(scoring) if scoring else "")
 
 

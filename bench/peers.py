@@ -603,6 +603,11 @@ def render(cache: dict[str, dict[str, Any]]) -> str:
 
 
 def write_table(cache: dict[str, dict[str, Any]], out: Path) -> str:
+    partial = sorted(k for k, r in cache.items() if "peer" not in r)
+    if partial:
+        # records restored with their strict F1 only cannot fill the table; keep the table written when they were whole
+        return (f"{out} not rewritten: {', '.join(partial)} in the cache hold only a strict F1 (restored); "
+                "rerun those peers to rebuild the table")
     text = render(cache)
     with atomic_write(out) as fh:
         fh.write(text)
