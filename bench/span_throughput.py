@@ -91,6 +91,19 @@ def timed(fn: Callable[[], list[Document]]) -> tuple[list[Document], float]:
     return pred, time.perf_counter() - t
 
 
+def machine() -> str:
+    """CPU model, core count and the SIMD level torch dispatches to: int8 speed hangs on it."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or "unknown CPU"
+    if Path("/proc/cpuinfo").is_file():
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} (CPU capability {torch.backends.cpu.get_cpu_capability()})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(MODEL))
@@ -157,6 +170,9 @@ def main() -> None:
     lines = [
         f"NCBI-disease test split, {len(gold)} documents, {n_sent} sentences, {n_char} characters; label \"disease\", threshold {args.threshold}, "
         f"batch size {args.batch_size}; model `{Path(args.model).name}`. Ratios are against gliner's loop at the same thread count, same run.",
+        "",
+        f"Machine: {machine()}. int8's gain depends on the CPU: with int8 dot products (AVX-512 VNNI, AVX-VNNI) "
+        "the quantized encoder is about 2.5x faster than float32, with AVX2 alone far less.",
         "",
         "| system | threads | sentences/s | characters/s | x gliner loop | strict P | strict R | strict F1 |",
         "|---|---|---|---|---|---|---|---|",
