@@ -206,7 +206,16 @@ def table() -> str:
             rate = r["timed_samples"] / r["seconds"]
             scoring.append(f"{c}: {r['samples']} samples, {rate:.2f} samples/s on {r['threads']} thread "
                            f"({r['timed_samples']} timed in {r['seconds']:.0f} s), so {r['samples'] / rate / 3600:.1f} h for all")
-    return "\n".join(lines) + ("\n\nIFD scoring wall time: " + "; ".join(scoring) if scoring else "")
+    text = "\n".join(lines) + ("\n\nIFD scoring wall time: " + "; ".join(scoring) if scoring else "")
+    byhand_rows = results.get("byhand", {}).get("rows", [])
+    if byhand_rows:
+        text += ("\n\nIFD by hand (`byhand`): PPLs from the model's token log-probabilities, one unbatched forward pass per "
+                 "sequence, beside the tool's batched value\n\n"
+                 "| document | sentence start | answer (first 80 characters) | answer tokens | PPL(answer given prompt) | PPL(answer) | IFD by hand | IFD tool |\n"
+                 "|---|---|---|---|---|---|---|---|\n")
+        text += "\n".join(f"| {r['doc']} | {r['start']} | `{r['answer']}` | {r['tokens']} | {r['ppl_conditional']} | {r['ppl_answer']} | "
+                           f"{r['ifd_by_hand']} | {r['ifd_tool']} |" for r in byhand_rows)
+    return text
 
 
 def main() -> None:
