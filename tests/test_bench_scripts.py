@@ -6,7 +6,9 @@ Importing runs a script's top level only (each keeps its work under ``if __name_
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,18 @@ def test_the_bench_folder_has_scripts() -> None:
     assert len(SCRIPTS) >= 10
 
 
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Scripts set defaults at import (BIONER_DATA, HF_HUB_OFFLINE, sys.path); none may leak into other tests."""
+    environ, path = dict(os.environ), list(sys.path)
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:] = path
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
-def test_bench_script_imports(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_script_imports(path: Path, monkeypatch: pytest.MonkeyPatch, isolated: None) -> None:
     monkeypatch.syspath_prepend(str(BENCH))  # scripts import their siblings (results_file, llm_engines)
     name = f"_bench_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
