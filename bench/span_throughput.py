@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # sibling bench modules (peers)
 os.environ.setdefault("BIONER_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -92,16 +93,12 @@ def timed(fn: Callable[[], list[Document]]) -> tuple[list[Document], float]:
 
 
 def machine() -> str:
-    """CPU model, core count and the SIMD level torch dispatches to: int8 speed hangs on it."""
-    import platform
-
+    """The peers bench's machine note plus the SIMD level torch dispatches to: int8 speed hangs on it."""
     import torch
 
-    cpu = platform.processor() or "unknown CPU"
-    if Path("/proc/cpuinfo").is_file():
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} (CPU capability {torch.backends.cpu.get_cpu_capability()})"
+    from peers import machine_note
+
+    return f"{machine_note()}, torch {torch.__version__} (CPU capability {torch.backends.cpu.get_cpu_capability()})"
 
 
 def main() -> None:
