@@ -45,6 +45,9 @@ from bioner.doc import Document  # noqa: E402
 
 OUT = ROOT / "runs" / "curation"
 RESULTS = ROOT / "bench" / "results" / "curation.json"
+# the IFD cache is committed beside the results (scores keyed by sample hash, no corpus text): scoring
+# takes CPU-hours here, and runs/ does not outlive a session
+CACHE_DIR = ROOT / "bench" / "results"
 TABLE = ROOT / "bench" / "results" / "curation.md"
 CORPORA = ("ncbi-disease", "bc5cdr-disease")
 STRATEGIES = ("full", "hybrid", "random", "ifd-only")
@@ -76,16 +79,36 @@ def samples_of(corpus: str, tokenizer: Any) -> list[Any]:
     return build_samples([part], SCHEME, tokenizer, report=Report(skip_invalid=True))
 
 
-def scored_of(corpus: str, lm: Any, *, log: bool = True) -> tuple[list[Any], int, float]:
-    """Every training sample of ``corpus`` with its IFD (from the cache where present), how many were scored now, and the seconds that took."""
+def scored_of(corpus: str, lm: Any, *, log: bool = True, positives_only: bool = False) -> tuple[list[Any], int, float]:
+    """Training samples of ``corpus`` with their IFD (from the cache where present), how many were scored now, and the seconds that took.
+
+    ``positives_only``: only the samples with entities (all that hybrid and ifd-only selection read).
+    """
     from bioner import curation
 
     samples = samples_of(corpus, lm.tokenizer)
-    cache = curation.ScoreCache(OUT / f"ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
+    if positives_only:
+        samples = [s for s in samples if s.entities]
+    cache = curation.ScoreCache(CACHE_DIR / f"curation-ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
     before = len(cache.scores)
     t0 = time.perf_counter()
     scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0)
     return scored, len(cache.scores) - before, time.perf_counter() - t0
+
+
+def for_selection(corpus: str, strategy: str, lm: Any) -> list[Any]:
+    """The samples of ``corpus`` in order, as ``curation.select`` takes them, scored only where ``strategy`` reads IFD.
+
+    Selection reads the IFD of positives (hybrid, ifd-only) and never that of negatives, so a
+    run needs only the positives scored, and full and random runs need no scoring at all.
+    """
+    from bioner import curation
+
+    samples = samples_of(corpus, lm.tokenizer)
+    ifd: dict[Any, Any] = {}
+    if strategy in ("hybrid", "ifd-only"):
+        ifd = {s.sample: s for s in scored_of(corpus, lm, log=False, positives_only=True)[0]}
+    return [ifd.get(s) or curation.ScoredSample(s, 0, math.nan, math.nan) for s in samples]
 
 
 def _save(key: str, row: dict[str, Any]) -> None:
@@ -97,8 +120,14 @@ def score() -> None:
 
     lm = _lm()
     results = load_results(RESULTS)
+    timed = {c: [0, 0.0] for c in CORPORA}
+    # positives of every corpus first: they are all that hybrid and ifd-only runs wait for
+    for corpus in CORPORA:
+        _, now, seconds = scored_of(corpus, lm, positives_only=True)
+        timed[corpus] = [now, seconds]
     for corpus in CORPORA:
         scored, now, seconds = scored_of(corpus, lm)
+        now, seconds = now + timed[corpus][0], seconds + timed[corpus][1]
         sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
         info = curation.summary(sel, scored)
         # the cache makes scoring resumable across sessions, so the wall time is kept as a rate:
@@ -156,7 +185,7 @@ def train(name: str) -> None:
 
     corpus, strategy, seed = parse(name)
     lm = _lm()
-    scored, _, _ = scored_of(corpus, lm, log=False)
+    scored = for_selection(corpus, strategy, lm)
     sel = curation.select(scored, ratio=RATIO, strategy=strategy, seed=seed)
     print(f"{name}: {len(sel.kept)} of {len(scored)} samples; {sel.groups}", flush=True)
     config = LLMTrainConfig(scheme=SCHEME, max_steps=lb.STEPS, batch_size=lb.BATCH, grad_accum=lb.ACCUM, lr=lb.LR, save_every=10, seed=seed)
@@ -183,7 +212,9 @@ def evaluate_run(name: str) -> None:
     ev = evaluate(gold, pred)
     s = ev.strict.micro
     row = {"corpus": corpus, "strategy": strategy, "seed": seed, "docs": len(gold), "precision": round(100 * s.precision, 2),
-           "recall": round(100 * s.recall, 2), "f1": round(100 * s.f1, 2), "relaxed_f1": round(100 * ev.relaxed.micro.f1, 2)}
+           "recall": round(100 * s.recall, 2), "f1": round(100 * s.f1, 2), "relaxed_f1": round(100 * ev.relaxed.micro.f1, 2),
+           # how many entities the adapter wrote at all: a collapsed run answers [] to everything
+           "gold_entities": sum(len(d.entities) for d in gold), "predicted_entities": sum(len(d.entities) for d in pred)}
     _save(f"eval|{name}", row)
     print(json.dumps(row), flush=True)
 

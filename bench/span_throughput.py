@@ -95,7 +95,6 @@ def timed(fn: Callable[[], list[Document]]) -> tuple[list[Document], float]:
 def machine() -> str:
     """The peers bench's machine note plus the SIMD level torch dispatches to: int8 speed hangs on it."""
     import torch
-
     from peers import machine_note
 
     return f"{machine_note()}, torch {torch.__version__} (CPU capability {torch.backends.cpu.get_cpu_capability()})"

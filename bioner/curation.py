@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bioner.engines.generative.train import Sample
+from bioner.engines.generative.train import Sample, decoder_hidden, shared_prefix
 from bioner.errors import BionerError
 
 STRATEGIES = ("hybrid", "random", "ifd-only", "full")
@@ -156,7 +156,7 @@ def answer_nll(model: Any, rows: Sequence[tuple[list[int], int]], pad_id: int) -
         mask[i, : len(x)] = 1
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     with torch.inference_mode():
-        hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        hidden = decoder_hidden(causal, ids, mask, shared_prefix([x for x, _ in rows]))  # the shared prompt head once
         pos = [(i, p) for i, (x, a) in enumerate(rows) for p in range(a - 1, len(x) - 1)]
         rows_i = torch.tensor([i for i, _ in pos])
         cols = torch.tensor([p for _, p in pos])

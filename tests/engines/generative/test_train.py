@@ -18,6 +18,7 @@ from bioner.engines.generative.train import (  # noqa: E402
     answer_loss,
     build_samples,
     read_settings,
+    shared_prefix,
     tokenize_sample,
     train_llm,
 )
@@ -74,6 +75,43 @@ def test_sparse_answer_loss_equals_full_head_loss(tiny_lm_dir: Path) -> None:
     sparse = answer_loss(model, ids, mask, labels)
     full = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     assert torch.allclose(sparse, full, atol=1e-5), (float(sparse), float(full))
+
+
+def test_shared_prefix_counts_the_common_head() -> None:
+    assert shared_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert shared_prefix([[1, 2], [1, 2]]) == 2
+    assert shared_prefix([[7, 1], [1, 7]]) == 0
+    assert shared_prefix([]) == 0
+
+
+def test_running_the_shared_prompt_head_once_gives_the_same_loss_and_gradients(tiny_lm_dir: Path) -> None:
+    from bioner.engines.generative.train import add_lora
+
+    model, tok = _load(tiny_lm_dir)
+    head = "List the genes in the text below as JSON. Entity types: gene, a gene or gene product. Text: "
+    rows = [tokenize_sample(tok, Sample(head + text + "\nAnswer:\n", answer, "t")) for text, answer in (
+        ("BRCA1 in mice", '[{"entity": "gene", "name": "BRCA1"}]'), ("nothing at all here", "[]"),
+        ("TP53 and MDM2 bind", '[{"entity": "gene", "name": "TP53"}, {"entity": "gene", "name": "MDM2"}]'))]
+    width = max(len(r[0]) for r in rows)
+    ids = torch.tensor([r[0] + [tok.pad_token_id] * (width - len(r[0])) for r in rows])
+    mask = torch.tensor([[1] * len(r[0]) + [0] * (width - len(r[0])) for r in rows])
+    labels = torch.tensor([r[1] + [IGNORE] * (width - len(r[1])) for r in rows])
+    prefix = shared_prefix([r[0] for r in rows])
+    assert prefix >= 8  # long enough to take the shared path
+    lora = add_lora(model, LLMTrainConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0))
+    with torch.no_grad():  # LoRA's B starts at zero; make the adapters matter
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    out = {}
+    for k in (0, prefix):
+        lora.zero_grad()
+        loss = answer_loss(lora, ids, mask, labels, k)
+        loss.backward()
+        out[k] = (loss.detach(), [p.grad.clone() for p in lora.parameters() if p.requires_grad])
+    assert torch.allclose(out[0][0], out[prefix][0], atol=1e-6)
+    for a, b in zip(out[0][1], out[prefix][1], strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
 
 def _samples() -> list[Sample]:
