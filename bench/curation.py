@@ -1,7 +1,8 @@
 """Hybrid Superfiltering experiment: does tuning on IFD-selected data beat tuning on all of it?
 
 Run (every step resumes and caches; steps may run in separate processes or sessions):
-    .venv/bin/python bench/curation.py score                 # IFD of every training sample (weak model: Gemma 3 270M), timed
+    .venv/bin/python bench/curation.py score [CORPUS ...]    # IFD of every training sample (weak model: Gemma 3 270M), timed;
+                                                             # --positives-only: just what hybrid and ifd-only runs need
     .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
     .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
     .venv/bin/python bench/curation.py eval NAME
@@ -28,6 +29,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +117,20 @@ def _save(key: str, row: dict[str, Any]) -> None:
     add_result(RESULTS, key, row, OUT)
 
 
-def score() -> None:
+def score(corpora_: Sequence[str] = CORPORA, *, positives_only: bool = False) -> None:
     from bioner import curation
 
     lm = _lm()
     results = load_results(RESULTS)
-    timed = {c: [0, 0.0] for c in CORPORA}
+    timed = {c: [0, 0.0] for c in corpora_}
     # positives of every corpus first: they are all that hybrid and ifd-only runs wait for
-    for corpus in CORPORA:
+    for corpus in corpora_:
         _, now, seconds = scored_of(corpus, lm, positives_only=True)
         timed[corpus] = [now, seconds]
-    for corpus in CORPORA:
+        print(f"{corpus}: positives scored ({now} now, {seconds:.0f} s)", flush=True)
+    if positives_only:
+        return
+    for corpus in corpora_:
         scored, now, seconds = scored_of(corpus, lm)
         now, seconds = now + timed[corpus][0], seconds + timed[corpus][1]
         sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
@@ -254,6 +259,7 @@ def main() -> None:
     ap.add_argument("command", choices=["score", "byhand", "train", "eval", "all", "table"])
     ap.add_argument("runs", nargs="*", help=f"runs: {', '.join(run_names()[:3])} ...")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--positives-only", action="store_true", help="score: only the samples with entities (what selection reads)")
     args = ap.parse_args()
     import torch
 
@@ -261,7 +267,10 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     runs = args.runs or run_names()
     if args.command == "score":
-        score()
+        unknown = set(args.runs) - set(CORPORA)
+        if unknown:
+            raise SystemExit(f"score takes corpora ({', '.join(CORPORA)}), not {sorted(unknown)}")
+        score(args.runs or CORPORA, positives_only=args.positives_only)
     elif args.command == "byhand":
         byhand()
     elif args.command in ("train", "all"):
