@@ -198,7 +198,9 @@ def train(name: str) -> None:
     result = train_llm(lm.model, lm.tokenizer, [s.sample for s in sel.kept], output_dir=OUT / name, config=config, base_model=lb.BASE,
                        types=types, report=Report(skip_invalid=True), progress=False, log_every=5)
     print(json.dumps({"run": name, "steps": result.steps, "finished": result.finished, "seconds": round(result.seconds, 1)}), flush=True)
-    _save(f"train|{name}", {"kept": len(sel.kept), "groups": sel.groups, "steps": result.steps, "finished": result.finished})
+    tail = result.losses[-10:]
+    _save(f"train|{name}", {"kept": len(sel.kept), "groups": sel.groups, "steps": result.steps, "finished": result.finished,
+                            "loss_last_10_steps": round(sum(tail) / max(1, len(tail)), 4)})
 
 
 def evaluate_run(name: str) -> None:
@@ -235,6 +237,16 @@ def table() -> str:
             have = [x for x in f1s if x is not None]
             mean = f"{sum(have) / len(have):.2f}" if len(have) == len(SEEDS) else "pending"
             lines.append(f"| {corpus} | {strategy} | {kept} | " + " | ".join("pending" if x is None else f"{x:.2f}" for x in f1s) + f" | {mean} |")
+    lines += ["", "Every run (strict P/R/F1 on the test subset; entities predicted against gold; training loss over the last 10 steps):", "",
+              "| run | samples kept | negatives kept | strict P | strict R | strict F1 | relaxed F1 | entities predicted / gold | loss, last 10 steps |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name in run_names():
+        ev, tr = results.get(f"eval|{name}"), results.get(f"train|{name}", {})
+        if not ev:
+            continue
+        predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
+        lines.append(f"| {name} | {tr.get('kept', '')} | {tr.get('groups', {}).get('negative kept', 0)} | {ev['precision']:.2f} | "
+                     f"{ev['recall']:.2f} | {ev['f1']:.2f} | {ev['relaxed_f1']:.2f} | {predicted} | {tr.get('loss_last_10_steps', 'not recorded')} |")
     scoring = []
     for c in CORPORA:
         r = results.get(f"scoring|{c}")
