@@ -172,7 +172,7 @@ def decoder_hidden(causal: Any, input_ids: Any, attention_mask: Any, prefix: int
     Every sample of a task shares its instruction and type definitions, about 90 of the
     ~130 tokens of an NCBI-disease sample: running them once per batch and giving the rows
     their keys and values as a cache is exact (attention is causal, so the prefix's states
-    do not depend on what follows) and about halves a CPU step. Gradients flow through the
+    do not depend on what follows) and made a CPU tuning step 1.5x faster here. Gradients flow through the
     shared states; in training, LoRA dropout draws one mask for the prefix of a batch.
     ``prefix`` must not exceed the shared part of the rows (``shared_prefix``).
     """
