@@ -81,21 +81,20 @@ def samples_of(corpus: str, tokenizer: Any) -> list[Any]:
     return build_samples([part], SCHEME, tokenizer, report=Report(skip_invalid=True))
 
 
-def scored_of(corpus: str, lm: Any, *, log: bool = True, positives_only: bool = False) -> tuple[list[Any], int, float]:
-    """Training samples of ``corpus`` with their IFD (from the cache where present), how many were scored now, and the seconds that took.
-
-    ``positives_only``: only the samples with entities (all that hybrid and ifd-only selection read).
-    """
+def scored_of(samples: list[Any], lm: Any, *, log: bool = True) -> tuple[list[Any], int, float]:
+    """``samples`` with their IFD (from the cache where present), how many were scored now, and the seconds that took."""
     from bioner import curation
 
-    samples = samples_of(corpus, lm.tokenizer)
-    if positives_only:
-        samples = [s for s in samples if s.entities]
     cache = curation.ScoreCache(CACHE_DIR / f"curation-ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
     before = len(cache.scores)
     t0 = time.perf_counter()
     scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0)
     return scored, len(cache.scores) - before, time.perf_counter() - t0
+
+
+def positives(samples: list[Any]) -> list[Any]:
+    """The samples with entities: all that hybrid and ifd-only selection read the IFD of."""
+    return [s for s in samples if s.entities]
 
 
 def for_selection(corpus: str, strategy: str, lm: Any) -> list[Any]:
@@ -109,7 +108,7 @@ def for_selection(corpus: str, strategy: str, lm: Any) -> list[Any]:
     samples = samples_of(corpus, lm.tokenizer)
     ifd: dict[Any, Any] = {}
     if strategy in ("hybrid", "ifd-only"):
-        ifd = {s.sample: s for s in scored_of(corpus, lm, log=False, positives_only=True)[0]}
+        ifd = {s.sample: s for s in scored_of(positives(samples), lm, log=False)[0]}
     return [ifd.get(s) or curation.ScoredSample(s, 0, math.nan, math.nan) for s in samples]
 
 
@@ -123,15 +122,16 @@ def score(corpora_: Sequence[str] = CORPORA, *, positives_only: bool = False) ->
     lm = _lm()
     results = load_results(RESULTS)
     timed = {c: [0, 0.0] for c in corpora_}
+    samples = {c: samples_of(c, lm.tokenizer) for c in corpora_}
     # positives of every corpus first: they are all that hybrid and ifd-only runs wait for
     for corpus in corpora_:
-        _, now, seconds = scored_of(corpus, lm, positives_only=True)
+        _, now, seconds = scored_of(positives(samples[corpus]), lm)
         timed[corpus] = [now, seconds]
         print(f"{corpus}: positives scored ({now} now, {seconds:.0f} s)", flush=True)
     if positives_only:
         return
     for corpus in corpora_:
-        scored, now, seconds = scored_of(corpus, lm)
+        scored, now, seconds = scored_of(samples[corpus], lm)
         now, seconds = now + timed[corpus][0], seconds + timed[corpus][1]
         sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
         info = curation.summary(sel, scored)
@@ -158,7 +158,7 @@ def byhand() -> None:
 
     lm = _lm()
     corpus = CORPORA[0]
-    scored, _, _ = scored_of(corpus, lm, log=False)
+    scored, _, _ = scored_of(samples_of(corpus, lm.tokenizer), lm, log=False)
     picks = [next(s for s in scored if s.positive), next(s for s in scored if not s.positive),
              next(s for s in scored if s.positive and s.sample.entities >= 2)]
     rows = []
