@@ -81,35 +81,23 @@ def samples_of(corpus: str, tokenizer: Any) -> list[Any]:
     return build_samples([part], SCHEME, tokenizer, report=Report(skip_invalid=True))
 
 
-def scored_of(samples: list[Any], lm: Any, *, log: bool = True) -> tuple[list[Any], int, float]:
-    """``samples`` with their IFD (from the cache where present), how many were scored now, and the seconds that took."""
+def scored_of(samples: list[Any], lm: Any, *, log: bool = True, score: str = "all") -> tuple[list[Any], int, float]:
+    """``samples`` with their IFD (from the cache where present; ``score`` as in ``curation.ifd_scores``), how many were
+    scored now, and the seconds that took."""
     from bioner import curation
 
     cache = curation.ScoreCache(CACHE_DIR / f"curation-ifd-{curation.model_fingerprint(lm.model, lb.BASE)}.jsonl")
     before = len(cache.scores)
     t0 = time.perf_counter()
-    scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0)
+    scored = curation.ifd_scores(lm.model, lm.tokenizer, samples, cache=cache, batch_size=8, log_every=25 if log else 0, score=score)
     return scored, len(cache.scores) - before, time.perf_counter() - t0
 
 
-def positives(samples: list[Any]) -> list[Any]:
-    """The samples with entities: all that hybrid and ifd-only selection read the IFD of."""
-    return [s for s in samples if s.entities]
-
-
 def for_selection(corpus: str, strategy: str, lm: Any) -> list[Any]:
-    """The samples of ``corpus`` in order, as ``curation.select`` takes them, scored only where ``strategy`` reads IFD.
-
-    Selection reads the IFD of positives (hybrid, ifd-only) and never that of negatives, so a
-    run needs only the positives scored, and full and random runs need no scoring at all.
-    """
-    from bioner import curation
-
-    samples = samples_of(corpus, lm.tokenizer)
-    ifd: dict[Any, Any] = {}
-    if strategy in ("hybrid", "ifd-only"):
-        ifd = {s.sample: s for s in scored_of(positives(samples), lm, log=False)[0]}
-    return [ifd.get(s) or curation.ScoredSample(s, 0, math.nan, math.nan) for s in samples]
+    """The samples of ``corpus`` in order, as ``curation.select`` takes them, scored only where ``strategy`` reads IFD:
+    the positives for hybrid and ifd-only, none for full and random (as ``bioner curate --score none``)."""
+    score = "positives" if strategy in ("hybrid", "ifd-only") else "none"
+    return scored_of(samples_of(corpus, lm.tokenizer), lm, log=False, score=score)[0]
 
 
 def _save(key: str, row: dict[str, Any]) -> None:
@@ -125,7 +113,7 @@ def score(corpora_: Sequence[str] = CORPORA, *, positives_only: bool = False) ->
     samples = {c: samples_of(c, lm.tokenizer) for c in corpora_}
     # positives of every corpus first: they are all that hybrid and ifd-only runs wait for
     for corpus in corpora_:
-        _, now, seconds = scored_of(positives(samples[corpus]), lm)
+        _, now, seconds = scored_of(samples[corpus], lm, score="positives")
         timed[corpus] = [now, seconds]
         print(f"{corpus}: positives scored ({now} now, {seconds:.0f} s)", flush=True)
     if positives_only:

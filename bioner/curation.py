@@ -19,6 +19,10 @@ negatives (the empty answer, ``[]`` / ``none``):
 * ``ifd-only``: the hybrid's positives without the negatives;
 * ``full``: everything.
 
+Only the positives' IFD is read by any strategy (hybrid and ifd-only rank them; random
+and full read none), so scoring skips negatives unless asked (``SCORE_MODES``): on the
+shared corpora negatives are 42-44% of the samples.
+
 The number of positives kept is the same for ``hybrid``, ``random`` and ``ifd-only``
 (``round(ratio x positives)``, fewer only if not enough positives have IFD < 1), so
 the strategies differ in which samples they keep, not how many.
@@ -46,17 +50,29 @@ from bioner.engines.generative.train import Sample, decoder_hidden, shared_prefi
 from bioner.errors import BionerError
 
 STRATEGIES = ("hybrid", "random", "ifd-only", "full")
+SCORE_MODES = ("positives", "all", "none")  # which samples ifd scoring computes (cached scores are always read)
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 
 @dataclass(frozen=True)
 class ScoredSample:
-    """A sample with the weak model's mean answer NLLs (nats per token) with and without the prompt."""
+    """A sample with the weak model's mean answer NLLs (nats per token) with and without the prompt.
+
+    A sample that was not scored (``unscored``) has NaN NLLs, so NaN perplexities and IFD.
+    """
 
     sample: Sample
     answer_tokens: int
     nll_conditional: float
     nll_answer: float
+
+    @classmethod
+    def unscored(cls, sample: Sample) -> ScoredSample:
+        return cls(sample, 0, math.nan, math.nan)
+
+    @property
+    def scored(self) -> bool:
+        return not (math.isnan(self.nll_conditional) or math.isnan(self.nll_answer))
 
     @property
     def ppl_conditional(self) -> float:
@@ -75,9 +91,11 @@ class ScoredSample:
         return self.sample.entities > 0
 
     def record(self, group: str) -> dict[str, Any]:
-        """The JSON record of a curated file."""
-        return {**asdict(self.sample), "answer_tokens": self.answer_tokens, "ppl_conditional": round(self.ppl_conditional, 6),
-                "ppl_answer": round(self.ppl_answer, 6), "ifd": round(self.ifd, 6), "positive": self.positive, "group": group}
+        """The JSON record of a curated file (scores null when the sample was not scored)."""
+        scores: dict[str, float | None] = {"answer_tokens": self.answer_tokens, "ppl_conditional": round(self.ppl_conditional, 6),
+                  "ppl_answer": round(self.ppl_answer, 6), "ifd": round(self.ifd, 6)} if self.scored else \
+            {"answer_tokens": None, "ppl_conditional": None, "ppl_answer": None, "ifd": None}
+        return {**asdict(self.sample), **scores, "positive": self.positive, "group": group}
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -188,17 +206,21 @@ def _rows(tokenizer: Any, sample: Sample) -> tuple[tuple[list[int], int], tuple[
 
 def ifd_scores(
     model: Any, tokenizer: Any, samples: Sequence[Sample], *, cache: ScoreCache | None = None, batch_size: int = 8,
-    progress: bool = False, log_every: int = 0,
+    progress: bool = False, log_every: int = 0, score: str = "all",
 ) -> list[ScoredSample]:
-    """Score every sample (cached ones are read, not recomputed); results in input order.
+    """Score the samples ``score`` names (``SCORE_MODES``); cached ones are read, not recomputed; results in input order.
 
+    Samples left unscored come back ``ScoredSample.unscored`` unless the cache has them.
     Samples are scored in length-sorted batches (less padding). A sample whose answer has
     no tokens cannot be scored and raises E740, naming it.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    if score not in SCORE_MODES:
+        raise BionerError("E741", f"unknown scoring mode {score!r}", hint=f"one of: {', '.join(SCORE_MODES)}")
     keys = [sample_key(s) for s in samples]
-    todo = [k for k, key in enumerate(keys) if cache is None or key not in cache.scores]
+    wanted = {"all": lambda s: True, "positives": lambda s: s.entities > 0, "none": lambda s: False}[score]
+    todo = [k for k, key in enumerate(keys) if (cache is None or key not in cache.scores) and wanted(samples[k])]
     built: dict[int, tuple[tuple[list[int], int], tuple[list[int], int]]] = {}
     for k in todo:
         r = _rows(tokenizer, samples[k])
@@ -227,7 +249,7 @@ def ifd_scores(
                 rate = done / (time.perf_counter() - started)
                 print(f"IFD scored {done}/{len(todo)} ({rate:.2f} samples/s)", file=sys.stderr, flush=True)
     table = {**(cache.scores if cache is not None else {}), **fresh}
-    return [ScoredSample(s, *table[key]) for s, key in zip(samples, keys, strict=True)]
+    return [ScoredSample(s, *table[key]) if key in table else ScoredSample.unscored(s) for s, key in zip(samples, keys, strict=True)]
 
 
 # ---------------------------------------------------------------------------- selection
@@ -256,6 +278,12 @@ def select(scored: Sequence[ScoredSample], *, ratio: float = 0.5, strategy: str 
     if not 0.0 < ratio <= 1.0:
         raise BionerError("E741", f"ratio must be in (0, 1], got {ratio}")
     pos = [k for k, s in enumerate(scored) if s.positive]
+    if strategy in ("hybrid", "ifd-only"):
+        missing = [scored[k].sample for k in pos if not scored[k].scored]
+        if missing:  # a NaN IFD would silently rank as "dropped"
+            m = missing[0]
+            raise BionerError("E741", f"strategy {strategy!r} ranks positives by IFD, but {len(missing)} are not scored "
+                              f"(first: {m.source}: document {m.doc_id!r} at {m.start})", hint="score the positives first (score='positives' or 'all')")
     n_keep = round(ratio * len(pos))
     labels = ["negative kept" if not s.positive else "" for s in scored]
     if strategy == "full":
@@ -295,17 +323,18 @@ def quantiles(values: Sequence[float], qs: Sequence[float] = QUANTILES) -> dict[
 
 
 def summary(selection: Selection, scored: Sequence[ScoredSample], **extra: Any) -> dict[str, Any]:
-    """Counts per group and the IFD distribution of positives and negatives (JSON-able)."""
-    pos = [s.ifd for s in scored if s.positive]
-    neg = [s.ifd for s in scored if not s.positive]
-    return {"strategy": selection.strategy, "ratio": selection.ratio, "samples": len(scored), "positives": len(pos), "negatives": len(neg),
-            "kept": len(selection.kept), "groups": selection.groups,
+    """Counts per group and the IFD distribution of the scored positives and negatives (JSON-able)."""
+    pos = [s.ifd for s in scored if s.positive and s.scored]
+    neg = [s.ifd for s in scored if not s.positive and s.scored]
+    n_pos = sum(s.positive for s in scored)
+    return {"strategy": selection.strategy, "ratio": selection.ratio, "samples": len(scored), "positives": n_pos, "negatives": len(scored) - n_pos,
+            "kept": len(selection.kept), "groups": selection.groups, "scored": {"positives": len(pos), "negatives": len(neg)},
             "ifd_quantiles": {"positives": quantiles(pos), "negatives": quantiles(neg)},
             "positives_ifd_at_least_1": sum(x >= 1 for x in pos), **extra}
 
 
 def histogram_png(scored: Sequence[ScoredSample], path: str | os.PathLike[str], *, title: str = "") -> Path:
-    """A PNG histogram of IFD, positives and negatives stacked, with IFD = 1 marked (needs matplotlib)."""
+    """A PNG histogram of the scored samples' IFD, positives and negatives stacked, with IFD = 1 marked (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -313,8 +342,8 @@ def histogram_png(scored: Sequence[ScoredSample], path: str | os.PathLike[str], 
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise BionerError("E742", "the IFD histogram needs matplotlib", hint="pip install 'bioner[llm]', or pass --no-plot") from err
-    pos = [s.ifd for s in scored if s.positive]
-    neg = [s.ifd for s in scored if not s.positive]
+    pos = [s.ifd for s in scored if s.positive and s.scored]
+    neg = [s.ifd for s in scored if not s.positive and s.scored]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     top = max([1.2, *pos, *neg])
     bins = [top * k / 60 for k in range(61)]

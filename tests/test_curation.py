@@ -76,6 +76,28 @@ def test_scores_are_cached_and_a_torn_line_is_scored_again(tiny_lm_dir: Path, tm
     assert exc.value.code == "E740" and "'e' at 7" in str(exc.value)
 
 
+def test_positives_only_scoring_reads_cached_negatives_and_selection_refuses_unscored_positives(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    model, tok = _load(tiny_lm_dir)
+    everything = ifd_scores(model, tok, _samples(), batch_size=2)
+    part = ifd_scores(model, tok, _samples(), batch_size=2, score="positives")
+    assert [s.scored for s in part] == [True, False, True] and math.isnan(part[1].ifd)
+    assert [s.ifd for s in part if s.scored] == pytest.approx([everything[0].ifd, everything[2].ifd])
+    assert not any(s.scored for s in ifd_scores(model, tok, _samples(), score="none"))
+    cache = ScoreCache(tmp_path / "c.jsonl")
+    ifd_scores(model, tok, _samples()[1:2], cache=cache)  # a negative scored earlier is read, not dropped
+    assert [s.scored for s in ifd_scores(None, tok, _samples()[1:2], cache=cache, score="positives")] == [True]
+    with pytest.raises(BionerError) as exc:
+        ifd_scores(model, tok, _samples(), score="some")
+    assert exc.value.code == "E741"
+    groups = select(part, strategy="hybrid", ratio=1.0).groups  # the tiny model may give a positive IFD >= 1
+    assert groups["negative kept"] == 1 and groups.get("positive kept", 0) + groups.get("positive dropped (IFD >= 1)", 0) == 2
+    unscored_positive = [ScoredSample.unscored(s.sample) if k == 2 else s for k, s in enumerate(part)]
+    with pytest.raises(BionerError) as exc:
+        select(unscored_positive, strategy="ifd-only")
+    assert exc.value.code == "E741" and "1 are not scored" in str(exc.value) and "'c' at 0" in str(exc.value)
+    assert len(select(unscored_positive, strategy="random", ratio=0.5).kept) == 2  # random reads no IFD
+
+
 def _fake(ifds: list[float], positive: list[bool]) -> list[ScoredSample]:
     return [ScoredSample(Sample(f"p{k}", f"a{k}", "toy", str(k), 0, int(pos)), 3, math.log(x), 0.0) for k, (x, pos) in enumerate(zip(ifds, positive))]
 
@@ -133,11 +155,25 @@ def test_cli_curate_then_train_on_the_curated_file(tiny_lm_dir: Path, tmp_path: 
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "cur.jsonl.summary.json").read_text(encoding="utf-8"))
-    assert meta["samples"] == 4 and meta["positives"] == 2 and meta["negatives"] == 2 and meta["scored_now"] == 4
+    # by default only the positives are scored: no strategy reads a negative's IFD
+    assert meta["samples"] == 4 and meta["positives"] == 2 and meta["negatives"] == 2 and meta["scored_now"] == 2
+    assert meta["scored"] == {"positives": 2, "negatives": 0} and meta["ifd_quantiles"]["negatives"] == {}
     assert meta["groups"]["negative kept"] == 2 and (tmp_path / "cur.jsonl.ifd.png").is_file()
-    r = runner.invoke(app, args)  # the second run reads every score from the cache
+    rec = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["ifd"] is None for r in rec] == [not r["positive"] for r in rec] and any(r["ifd"] is None for r in rec)
+    r = runner.invoke(app, [*args, "--score", "all"])  # the positives come from the cache, the negatives are scored now
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "cur.jsonl.summary.json").read_text(encoding="utf-8"))
+    assert (meta["from_cache"], meta["scored_now"], meta["scored"]) == (2, 2, {"positives": 2, "negatives": 2})
+    r = runner.invoke(app, args)  # the third run reads every score from the cache
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "cur.jsonl.summary.json").read_text(encoding="utf-8"))["from_cache"] == 4
+    r = runner.invoke(app, [*args[:-4], "--strategy", "random", "--score", "none", "-o", str(tmp_path / "rnd.jsonl")])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "rnd.jsonl.summary.json").read_text(encoding="utf-8"))
+    assert meta["kept"] == 3 and meta["scored"] == {"positives": 0, "negatives": 0} and not (tmp_path / "rnd.jsonl.ifd.png").exists()
+    r = runner.invoke(app, [*args, "--score", "none"])
+    assert r.exit_code == 2 and "E741" in r.output and "ranks positives by IFD" in r.output
     run = tmp_path / "run"
     r = runner.invoke(app, ["train", "llm", "--curated", str(out), "--model", str(tiny_lm_dir), "--steps", "2", "--batch-size", "2",
                             "--grad-accum", "1", "-o", str(run), "--threads", "1"])
