@@ -1,8 +1,9 @@
 """Hybrid Superfiltering experiment: does tuning on IFD-selected data beat tuning on all of it?
 
 Run (every step resumes and caches; steps may run in separate processes or sessions):
-    .venv/bin/python bench/curation.py score [CORPUS ...]    # IFD of every training sample (weak model: Gemma 3 270M), timed;
+    .venv/bin/python bench/curation.py score [CORPUS ...]    # IFD of every training sample (weak model: Gemma 3 270M);
                                                              # --positives-only: just what hybrid and ifd-only runs need
+    .venv/bin/python bench/curation.py time                  # scoring cost per sample, positives and negatives apart
     .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
     .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
     .venv/bin/python bench/curation.py eval NAME
@@ -105,31 +106,52 @@ def _save(key: str, row: dict[str, Any]) -> None:
 
 
 def score(corpora_: Sequence[str] = CORPORA, *, positives_only: bool = False) -> None:
+    """Score (into the committed cache) the positives of every corpus, then, unless ``positives_only``, the negatives;
+    a corpus fully scored gets its IFD distribution saved and plotted. What scoring costs is ``time``'s job."""
     from bioner import curation
 
     lm = _lm()
-    results = load_results(RESULTS)
-    timed = {c: [0, 0.0] for c in corpora_}
     samples = {c: samples_of(c, lm.tokenizer) for c in corpora_}
     # positives of every corpus first: they are all that hybrid and ifd-only runs wait for
     for corpus in corpora_:
         _, now, seconds = scored_of(samples[corpus], lm, score="positives")
-        timed[corpus] = [now, seconds]
         print(f"{corpus}: positives scored ({now} now, {seconds:.0f} s)", flush=True)
     if positives_only:
         return
     for corpus in corpora_:
         scored, now, seconds = scored_of(samples[corpus], lm)
-        now, seconds = now + timed[corpus][0], seconds + timed[corpus][1]
         sel = curation.select(scored, ratio=RATIO, strategy="hybrid")
         info = curation.summary(sel, scored)
-        # the cache makes scoring resumable across sessions, so the wall time is kept as a rate:
-        # that of the last invocation that scored anything (a fully cached run keeps the old one)
-        timing = {"timed_samples": now, "seconds": round(seconds, 1)} if now else \
-            {k: results.get(f"scoring|{corpus}", {}).get(k) for k in ("timed_samples", "seconds")}
-        _save(f"scoring|{corpus}", {"samples": len(scored), **timing, "threads": _threads(), **info})
+        _save(f"scoring|{corpus}", {"samples": len(scored), **info})
         curation.histogram_png(scored, TABLE.with_name(f"curation-ifd-{corpus}.png"), title=f"IFD of {corpus} train samples (json), Gemma 3 270M")
-        print(f"{corpus}: {len(scored)} samples scored in {seconds:.0f} s; {info['groups']}", flush=True)
+        print(f"{corpus}: {len(scored)} samples scored ({now} now, {seconds:.0f} s); {info['groups']}", flush=True)
+
+
+def timing(n: int = 160) -> None:
+    """What scoring costs: ``n`` positives and ``n`` negatives of each corpus (a seeded draw), scored afresh (no cache)
+    on one thread in the tool's batches of 8, projected to the corpus.
+
+    The cost is CPU seconds (process time), which other jobs sharing the machine barely change, with the wall
+    seconds and the load average beside it. A draw of ``n`` mixes lengths in each batch more than the whole
+    corpus sorted by length does, so the projection errs high (more padding).
+    """
+    import random
+
+    from bioner import curation
+
+    lm = _lm()
+    for corpus in CORPORA:
+        samples = samples_of(corpus, lm.tokenizer)
+        row: dict[str, Any] = {"threads": _threads(), "batch_size": 8, "drawn": n}
+        for group, members in (("positives", [s for s in samples if s.entities]), ("negatives", [s for s in samples if not s.entities])):
+            drawn = random.Random(f"time:{corpus}:{group}").sample(members, min(n, len(members)))
+            wall, cpu = time.perf_counter(), time.process_time()
+            curation.ifd_scores(lm.model, lm.tokenizer, drawn, batch_size=8)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            row[group] = {"samples": len(members), "cpu_s_per_sample": round(cpu / len(drawn), 4), "wall_s_per_sample": round(wall / len(drawn), 4),
+                          "load_average_1min": round(os.getloadavg()[0], 2)}
+            print(f"{corpus} {group}: {row[group]}", flush=True)
+        _save(f"timing|{corpus}", row)
 
 
 def _threads() -> int:
@@ -235,14 +257,24 @@ def table() -> str:
         predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
         lines.append(f"| {name} | {tr.get('kept', '')} | {tr.get('groups', {}).get('negative kept', 0)} | {ev['precision']:.2f} | "
                      f"{ev['recall']:.2f} | {ev['f1']:.2f} | {ev['relaxed_f1']:.2f} | {predicted} | {tr.get('loss_last_10_steps', 'not recorded')} |")
-    scoring = []
-    for c in CORPORA:
-        r = results.get(f"scoring|{c}")
-        if r and r.get("timed_samples") and r.get("seconds"):
-            rate = r["timed_samples"] / r["seconds"]
-            scoring.append(f"{c}: {r['samples']} samples, {rate:.2f} samples/s on {r['threads']} thread "
-                           f"({r['timed_samples']} timed in {r['seconds']:.0f} s), so {r['samples'] / rate / 3600:.1f} h for all")
-    text = "\n".join(lines) + ("\n\nIFD scoring wall time: " + "; ".join(scoring) if scoring else "")
+    cost = [results[f"timing|{c}"] for c in CORPORA if f"timing|{c}" in results]
+    if cost:
+        lines += ["", f"IFD scoring cost (`time`): {cost[0]['drawn']} positives and {cost[0]['drawn']} negatives of each corpus scored "
+                  f"afresh on {cost[0]['threads']} thread, batches of {cost[0]['batch_size']}; CPU seconds per sample (wall seconds and "
+                  "load average beside), projected to the corpus. `bioner curate` scores the positives only unless `--score all`.", "",
+                  "| corpus | positives | CPU s / positive (wall; load) | negatives | CPU s / negative (wall; load) | "
+                  "positives only (default) | all samples |", "|---|---|---|---|---|---|---|"]
+        for c in CORPORA:
+            r = results.get(f"timing|{c}")
+            if not r:
+                continue
+            p, n = r["positives"], r["negatives"]
+            pos_h = p["samples"] * p["cpu_s_per_sample"] / 3600
+            all_h = pos_h + n["samples"] * n["cpu_s_per_sample"] / 3600
+            lines.append(f"| {c} | {p['samples']} | {p['cpu_s_per_sample']:.3f} ({p['wall_s_per_sample']:.3f}; {p['load_average_1min']}) | "
+                         f"{n['samples']} | {n['cpu_s_per_sample']:.3f} ({n['wall_s_per_sample']:.3f}; {n['load_average_1min']}) | "
+                         f"{pos_h:.2f} CPU-h | {all_h:.2f} CPU-h |")
+    text = "\n".join(lines)
     byhand_rows = results.get("byhand", {}).get("rows", [])
     if byhand_rows:
         text += ("\n\nIFD by hand (`byhand`): PPLs from the model's token log-probabilities, one unbatched forward pass per "
@@ -256,7 +288,7 @@ def table() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["score", "byhand", "train", "eval", "all", "table"])
+    ap.add_argument("command", choices=["score", "time", "byhand", "train", "eval", "all", "table"])
     ap.add_argument("runs", nargs="*", help=f"runs: {', '.join(run_names()[:3])} ...")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--positives-only", action="store_true", help="score: only the samples with entities (what selection reads)")
@@ -271,6 +303,8 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"score takes corpora ({', '.join(CORPORA)}), not {sorted(unknown)}")
         score(args.runs or CORPORA, positives_only=args.positives_only)
+    elif args.command == "time":
+        timing()
     elif args.command == "byhand":
         byhand()
     elif args.command in ("train", "all"):

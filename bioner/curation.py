@@ -21,7 +21,8 @@ negatives (the empty answer, ``[]`` / ``none``):
 
 Only the positives' IFD is read by any strategy (hybrid and ifd-only rank them; random
 and full read none), so scoring skips negatives unless asked (``SCORE_MODES``): on the
-shared corpora negatives are 42-44% of the samples.
+shared corpora negatives are 42-44% of the samples but only 18-21% of the scoring time
+(their answer is one token; ``bench/curation.py time``).
 
 The number of positives kept is the same for ``hybrid``, ``random`` and ``ifd-only``
 (``round(ratio x positives)``, fewer only if not enough positives have IFD < 1), so
