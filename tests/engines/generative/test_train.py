@@ -114,6 +114,37 @@ def test_running_the_shared_prompt_head_once_gives_the_same_loss_and_gradients(t
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
 
 
+def test_a_sample_weighs_the_same_however_it_is_batched(tiny_lm_dir: Path) -> None:
+    """One step's gradient is the sum of its samples' own gradients: a 2-token ``[]`` answer does not
+    gain weight by sharing a micro-batch with other short answers (length bucketing does that)."""
+    from bioner.engines.generative.train import accumulate, add_lora, answer_tokens
+
+    model, tok = _load(tiny_lm_dir)
+    rows = [tokenize_sample(tok, Sample(f"Text: {text}\nAnswer:\n", answer, "t")) for text, answer in (
+        ("BRCA1 in mice", '[{"entity": "gene", "name": "BRCA1"}]'), ("nothing at all here", "[]"), ("it rained", "[]"),
+        ("TP53 and MDM2 bind", '[{"entity": "gene", "name": "TP53"}, {"entity": "gene", "name": "MDM2"}]'))]
+    n = answer_tokens(rows)
+    assert n[1] == n[2] < n[0] < n[3]  # the empty answers are the shortest
+    lora = add_lora(model, LLMTrainConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0))
+    with torch.no_grad():
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    params = [p for p in lora.parameters() if p.requires_grad]
+
+    def grads(batches: list[list[int]]) -> tuple[float, list[torch.Tensor]]:
+        lora.zero_grad()
+        loss = accumulate(lora, [[rows[i] for i in b] for b in batches], tok.pad_token_id, norm=10.0)
+        return loss, [p.grad.clone() for p in params]
+
+    alone = [grads([[i]]) for i in range(4)]
+    for grouping in ([[0, 1, 2, 3]], [[1, 2], [0, 3]], [[0], [1, 2, 3]]):
+        loss, got = grads(grouping)
+        assert loss == pytest.approx(sum(a[0] for a in alone), rel=1e-5)
+        for k, g in enumerate(got):
+            assert torch.allclose(g, sum(a[1][k] for a in alone), atol=1e-6, rtol=1e-4)
+
+
 def _samples() -> list[Sample]:
     return [Sample(f"Text: sentence {i} BRCA1\nAnswer:\n", f'[{{"entity": "gene", "name": "BRCA{i}"}}]', "toy") for i in range(6)]
 
