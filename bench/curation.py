@@ -7,6 +7,7 @@ Run (every step resumes and caches; steps may run in separate processes or sessi
     .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
     .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
     .venv/bin/python bench/curation.py eval NAME
+    .venv/bin/python bench/curation.py why [NAME ...]        # why a run answers []: its probability of the empty answer per test sentence
     .venv/bin/python bench/curation.py all                   # every missing run: train, evaluate; then the table
     .venv/bin/python bench/curation.py table
 
@@ -57,6 +58,7 @@ STRATEGIES = ("full", "hybrid", "random", "ifd-only")
 SEEDS = (0, 1)
 RATIO = 0.5
 SCHEME = "json"
+BEFORE_FIX = "before-loss-fix"  # key prefix of the runs tuned with the per-micro-batch mean loss (table())
 SUBSET_OF = {"ncbi-disease": "ncbi-disease", "bc5cdr-disease": "bc5cdr"}  # whose llm_engines test subset each corpus uses
 
 
@@ -236,6 +238,48 @@ def evaluate_run(name: str) -> None:
     print(json.dumps(row), flush=True)
 
 
+def auroc(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> float:
+    """P(a positive's score > a negative's), ties counting half (Mann-Whitney)."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in scores_pos for n in scores_neg)
+    return wins / (len(scores_pos) * len(scores_neg))
+
+
+def why(name: str) -> None:
+    """For each test-subset sentence, the adapter's probability of answering exactly ``[]`` (then EOS).
+
+    Greedy decoding answers ``[]`` wherever that probability passes 0.5, so the share of sentences
+    with entities where it does bounds the recall lost to the empty answer; AUROC says whether
+    the adapter still ranks sentences with entities as less likely empty (it learned *which*
+    sentences have entities, only not confidently enough to say so).
+    """
+    from bioner import curation
+    from bioner.engines.generative.prompts import prompt_ids
+    from bioner.engines.generative.train import Part, build_samples
+    from bioner.errors import Report
+
+    corpus, _, _ = parse(name)
+    adapter = OUT / name / "adapter"
+    if not adapter.is_dir():
+        raise SystemExit(f"{name}: no adapter; run `train {name}` first")
+    lm = lb.load_base(lb.BASE, adapter)
+    tok = lm.tokenizer
+    samples = build_samples([Part(corpus, subset(corpus), lb.specs_of(corpus))], SCHEME, tok, report=Report(skip_invalid=True))
+    empty = list(tok("[]", add_special_tokens=False)["input_ids"]) + [tok.eos_token_id]
+    rows = [(p + empty, len(p)) for p in (prompt_ids(tok, s.prompt) for s in samples)]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    p_empty: list[float] = []
+    for lo in range(0, len(rows), 8):
+        p_empty += [math.exp(-n * nll) for n, nll in curation.answer_nll(lm.model, rows[lo:lo + 8], pad)]
+    pos = [p for p, s in zip(p_empty, samples, strict=True) if s.entities]
+    neg = [p for p, s in zip(p_empty, samples, strict=True) if not s.entities]
+    row = {"sentences_with_entities": len(pos), "sentences_without": len(neg),
+           "mean_p_empty_with_entities": round(sum(pos) / len(pos), 4), "mean_p_empty_without": round(sum(neg) / len(neg), 4),
+           "share_with_entities_p_empty_over_half": round(sum(p > 0.5 for p in pos) / len(pos), 4),
+           "auroc": round(auroc([-p for p in pos], [-p for p in neg]), 4)}
+    _save(f"why|{name}", row)
+    print(json.dumps({"run": name, **row}), flush=True)
+
+
 def table() -> str:
     results = load_results(RESULTS)
     lines = ["| corpus | strategy | samples kept | " + " | ".join(f"F1 seed {s}" for s in SEEDS) + " | mean strict F1 |",
@@ -247,16 +291,39 @@ def table() -> str:
             have = [x for x in f1s if x is not None]
             mean = f"{sum(have) / len(have):.2f}" if len(have) == len(SEEDS) else "pending"
             lines.append(f"| {corpus} | {strategy} | {kept} | " + " | ".join("pending" if x is None else f"{x:.2f}" for x in f1s) + f" | {mean} |")
-    lines += ["", "Every run (strict P/R/F1 on the test subset; entities predicted against gold; training loss over the last 10 steps):", "",
-              "| run | samples kept | negatives kept | strict P | strict R | strict F1 | relaxed F1 | entities predicted / gold | loss, last 10 steps |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "Every run (strict P/R/F1 on the test subset; entities predicted against gold; training loss over the last 10 steps; "
+              "from `why`: the adapter's probability of answering exactly `[]`, as a mean over the test sentences with entities and "
+              "over those without, the share of sentences with entities where it passes 0.5 (greedy decoding then answers `[]` there), "
+              "and the AUROC of ranking sentences with entities as less likely empty):", "",
+              "| run | samples kept | negatives kept | strict P | strict R | strict F1 | relaxed F1 | entities predicted / gold | loss, last 10 steps "
+              "| mean P(`[]`) with entities / without | sentences with entities where P(`[]`) > 0.5 | AUROC |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in run_names():
         ev, tr = results.get(f"eval|{name}"), results.get(f"train|{name}", {})
         if not ev:
             continue
         predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
+        w = results.get(f"why|{name}")
+        why_cells = (f"{w['mean_p_empty_with_entities']:.3f} / {w['mean_p_empty_without']:.3f} | "
+                     f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}") if w else "| |"
         lines.append(f"| {name} | {tr.get('kept', '')} | {tr.get('groups', {}).get('negative kept', 0)} | {ev['precision']:.2f} | "
-                     f"{ev['recall']:.2f} | {ev['f1']:.2f} | {ev['relaxed_f1']:.2f} | {predicted} | {tr.get('loss_last_10_steps', 'not recorded')} |")
+                     f"{ev['recall']:.2f} | {ev['f1']:.2f} | {ev['relaxed_f1']:.2f} | {predicted} | {tr.get('loss_last_10_steps', 'not recorded')} | "
+                     f"{why_cells} |")
+    before = sorted(k.split("|", 2)[2] for k in results if k.startswith(f"{BEFORE_FIX}|eval|"))
+    if before:
+        lines += ["", "Before the loss fix (bioner before 2026-11-28: each micro-batch's loss was the mean over its own answer tokens, "
+                  "so length-bucketed batches of 2-token `[]` answers gave the negatives most of the weight of the choice between "
+                  "`[]` and an entity list; now every answer token weighs the same, `bioner.engines.generative.train.accumulate`). "
+                  "Same budget and test subset:", "",
+                  "| run | strict F1 | entities predicted / gold | mean P(`[]`) with entities / without | "
+                  "sentences with entities where P(`[]`) > 0.5 | AUROC |", "|---|---|---|---|---|---|"]
+        for name in before:
+            ev, w = results[f"{BEFORE_FIX}|eval|{name}"], results.get(f"{BEFORE_FIX}|why|{name}")
+            predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
+            cells = (f"{w['mean_p_empty_with_entities']:.3f} / {w['mean_p_empty_without']:.3f} | "
+                     f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}") \
+                if w else "adapter lost (an earlier session's runs/) | |"
+            lines.append(f"| {name} | {ev['f1']:.2f} | {predicted} | {cells} |")
     cost = [results[f"timing|{c}"] for c in CORPORA if f"timing|{c}" in results]
     if cost:
         lines += ["", f"IFD scoring cost (`time`): {cost[0]['drawn']} positives and {cost[0]['drawn']} negatives of each corpus scored "
@@ -288,7 +355,7 @@ def table() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["score", "time", "byhand", "train", "eval", "all", "table"])
+    ap.add_argument("command", choices=["score", "time", "byhand", "train", "eval", "why", "all", "table"])
     ap.add_argument("runs", nargs="*", help=f"runs: {', '.join(run_names()[:3])} ...")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--positives-only", action="store_true", help="score: only the samples with entities (what selection reads)")
@@ -314,9 +381,15 @@ def main() -> None:
                 train(r)
             if args.command == "all" and f"eval|{r}" not in done:
                 evaluate_run(r)
+            if args.command == "all" and f"why|{r}" not in done:
+                why(r)
     elif args.command == "eval":
         for r in runs:
             evaluate_run(r)
+    elif args.command == "why":
+        for r in runs:
+            if (OUT / r / "adapter").is_dir():
+                why(r)
     text = table()
     print(text)
     TABLE.write_text("# Hybrid Superfiltering: IFD-curated vs full data (Gemma 3 270M + LoRA, JSON)\n\n"
