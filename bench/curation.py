@@ -7,6 +7,7 @@ Run (every step resumes and caches; steps may run in separate processes or sessi
     .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
     .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
     .venv/bin/python bench/curation.py eval NAME
+    .venv/bin/python bench/curation.py weights               # what share of the []-or-entities gradient the negatives get, old and new loss
     .venv/bin/python bench/curation.py why [NAME ...]        # why a run answers []: its probability of the empty answer per test sentence
     .venv/bin/python bench/curation.py all                   # every missing run: train, evaluate; then the table
     .venv/bin/python bench/curation.py table
@@ -238,6 +239,39 @@ def evaluate_run(name: str) -> None:
     print(json.dumps(row), flush=True)
 
 
+def weights() -> None:
+    """The negatives' share of the weight of the first answer token (the choice between ``[]`` and an entity list)
+    over a run's 150 steps, under the old loss (each micro-batch's mean over its own answer tokens) and under
+    ``train.accumulate``'s (the step's sum over a constant), beside their share of the samples. Tokenization only."""
+    from bioner import curation
+    from bioner.engines import training
+    from bioner.engines.generative.train import answer_tokens, tokenize_sample
+
+    lm = _lm()
+    for corpus in CORPORA:
+        for strategy in STRATEGIES:
+            for seed in SEEDS:
+                sel = curation.select(for_selection(corpus, strategy, lm), ratio=RATIO, strategy=strategy, seed=seed)
+                rows = [tokenize_sample(lm.tokenizer, s.sample) for s in sel.kept]
+                n = answer_tokens(rows)
+                negative = [not s.positive for s in sel.kept]
+                lengths = [len(x) for x, _ in rows]
+                n_batches = len(training.epoch_batches(lengths, lb.BATCH, seed, 0, 20))
+                seen, old, new = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]  # [positives, negatives]
+                for m in range(lb.STEPS * lb.ACCUM):
+                    epoch, pos = divmod(m, n_batches)
+                    batch = training.epoch_batches(lengths, lb.BATCH, seed, epoch, 20)[pos]
+                    tokens = sum(n[i] for i in batch)
+                    for i in batch:
+                        seen[negative[i]] += 1
+                        old[negative[i]] += 1 / tokens  # a token's weight in its micro-batch's mean
+                        new[negative[i]] += 1  # the same for every token (the constant cancels in a share)
+                row = {"negatives_share_of_samples_seen": round(seen[1] / sum(seen), 4), "old_loss": round(old[1] / sum(old), 4),
+                       "new_loss": round(new[1] / sum(new), 4)}
+                _save(f"weights|{corpus}-{strategy}-s{seed}", row)
+                print(f"{corpus}-{strategy}-s{seed}: {row}", flush=True)
+
+
 def auroc(scores_pos: Sequence[float], scores_neg: Sequence[float]) -> float:
     """P(a positive's score > a negative's), ties counting half (Mann-Whitney)."""
     wins = sum((p > n) + 0.5 * (p == n) for p in scores_pos for n in scores_neg)
@@ -324,6 +358,14 @@ def table() -> str:
                      f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}") \
                 if w else "adapter lost (an earlier session's runs/) | |"
             lines.append(f"| {name} | {ev['f1']:.2f} | {predicted} | {cells} |")
+    shares = [(k.split("|", 1)[1], v) for k, v in sorted(results.items()) if k.startswith("weights|")]
+    if shares:
+        lines += ["", "Weight of the choice between `[]` and an entity list (`weights`): the negatives' share of the samples a run sees in "
+                  f"its {lb.STEPS} steps, and of the gradient weight of the first answer token under the old loss (each micro-batch's "
+                  "mean over its own answer tokens, with batches bucketed by length) and under the fixed one (every answer token the same):",
+                  "", "| run | negatives, share of samples | share of the weight, old loss | share of the weight, fixed loss |", "|---|---|---|---|"]
+        lines += [f"| {name} | {100 * r['negatives_share_of_samples_seen']:.1f}% | {100 * r['old_loss']:.1f}% | {100 * r['new_loss']:.1f}% |"
+                  for name, r in shares]
     cost = [results[f"timing|{c}"] for c in CORPORA if f"timing|{c}" in results]
     if cost:
         lines += ["", f"IFD scoring cost (`time`): {cost[0]['drawn']} positives and {cost[0]['drawn']} negatives of each corpus scored "
@@ -355,7 +397,7 @@ def table() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["score", "time", "byhand", "train", "eval", "why", "all", "table"])
+    ap.add_argument("command", choices=["score", "time", "byhand", "weights", "train", "eval", "why", "all", "table"])
     ap.add_argument("runs", nargs="*", help=f"runs: {', '.join(run_names()[:3])} ...")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--positives-only", action="store_true", help="score: only the samples with entities (what selection reads)")
@@ -374,6 +416,8 @@ def main() -> None:
         timing()
     elif args.command == "byhand":
         byhand()
+    elif args.command == "weights":
+        weights()
     elif args.command in ("train", "all"):
         done = load_results(RESULTS)
         for r in runs:

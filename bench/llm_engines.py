@@ -264,6 +264,11 @@ def main() -> None:
         "`local b8`: LocalBackend, batch 8, 1 thread; `http x4`: the adapter merged into the base, served by `transformers serve` "
         "(no continuous batching), 4 requests in flight.",
         "",
+        "**Every row below was tuned before the loss fix of 2026-11-28** (`bioner.engines.generative.train.accumulate`): each "
+        "micro-batch's loss was the mean over its own answer tokens, so length-bucketed batches of short empty answers (`[]`, `none`) "
+        "gave the negatives most of the weight of the choice between an empty answer and entities (on NCBI-disease, 80% for 44% of "
+        "the samples; bench/results/curation.md). Recall, of the joint runs most, is likely held down by that; the rows are to be re-run.",
+        "",
         table(),
         "",
     ])
