@@ -257,17 +257,22 @@ def weights() -> None:
                 negative = [not s.positive for s in sel.kept]
                 lengths = [len(x) for x, _ in rows]
                 n_batches = len(training.epoch_batches(lengths, lb.BATCH, seed, 0, 20))
-                seen, old, new = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]  # [positives, negatives]
-                for m in range(lb.STEPS * lb.ACCUM):
-                    epoch, pos = divmod(m, n_batches)
-                    batch = training.epoch_batches(lengths, lb.BATCH, seed, epoch, 20)[pos]
-                    tokens = sum(n[i] for i in batch)
-                    for i in batch:
-                        seen[negative[i]] += 1
-                        old[negative[i]] += 1 / tokens  # a token's weight in its micro-batch's mean
-                        new[negative[i]] += 1  # the same for every token (the constant cancels in a share)
+                seen, old, per_step, new = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]  # [positives, negatives]
+                for step in range(lb.STEPS):
+                    batches = []
+                    for m in range(step * lb.ACCUM, (step + 1) * lb.ACCUM):
+                        epoch, pos = divmod(m, n_batches)
+                        batches.append(training.epoch_batches(lengths, lb.BATCH, seed, epoch, 20)[pos])
+                    step_tokens = sum(n[i] for b in batches for i in b)
+                    for batch in batches:
+                        tokens = sum(n[i] for i in batch)
+                        for i in batch:
+                            seen[negative[i]] += 1
+                            old[negative[i]] += 1 / tokens  # a token's weight in its micro-batch's mean
+                            per_step[negative[i]] += 1 / step_tokens  # in the step's mean (transformers' num_items_in_batch)
+                            new[negative[i]] += 1  # the same for every token (the constant cancels in a share)
                 row = {"negatives_share_of_samples_seen": round(seen[1] / sum(seen), 4), "old_loss": round(old[1] / sum(old), 4),
-                       "new_loss": round(new[1] / sum(new), 4)}
+                       "step_token_mean": round(per_step[1] / sum(per_step), 4), "new_loss": round(new[1] / sum(new), 4)}
                 _save(f"weights|{corpus}-{strategy}-s{seed}", row)
                 print(f"{corpus}-{strategy}-s{seed}: {row}", flush=True)
 
@@ -362,10 +367,11 @@ def table() -> str:
     if shares:
         lines += ["", "Weight of the choice between `[]` and an entity list (`weights`): the negatives' share of the samples a run sees in "
                   f"its {lb.STEPS} steps, and of the gradient weight of the first answer token under the old loss (each micro-batch's "
-                  "mean over its own answer tokens, with batches bucketed by length) and under the fixed one (every answer token the same):",
-                  "", "| run | negatives, share of samples | share of the weight, old loss | share of the weight, fixed loss |", "|---|---|---|---|"]
-        lines += [f"| {name} | {100 * r['negatives_share_of_samples_seen']:.1f}% | {100 * r['old_loss']:.1f}% | {100 * r['new_loss']:.1f}% |"
-                  for name, r in shares]
+                  "mean over its own answer tokens, with batches bucketed by length), under a mean over the whole step's answer tokens "
+                  "(what transformers' Trainer does with `num_items_in_batch`), and under the fixed one (every answer token the same):",
+                  "", "| run | negatives, share of samples | share of the weight, old loss | step's token mean | fixed loss |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {100 * r['negatives_share_of_samples_seen']:.1f}% | {100 * r['old_loss']:.1f}% | "
+                  f"{100 * r['step_token_mean']:.1f}% | {100 * r['new_loss']:.1f}% |" for name, r in shares]
     cost = [results[f"timing|{c}"] for c in CORPORA if f"timing|{c}" in results]
     if cost:
         lines += ["", f"IFD scoring cost (`time`): {cost[0]['drawn']} positives and {cost[0]['drawn']} negatives of each corpus scored "
