@@ -219,10 +219,11 @@ def accumulate(model: Any, batches: Sequence[Sequence[tuple[list[int], list[int]
     (its mean answer tokens per step), not over this step's own token count. Dividing by the
     step's own count gives a sample more weight the fewer answer tokens its batch-mates have;
     with length-bucketed batches the 2-token ``[]`` answers share batches, so NCBI-disease's
-    negatives (44% of the samples) drew 80% of the weight of the decision between ``[]`` and an
-    entity list (93% in the IFD-50% hybrid set), and tuned adapters answered ``[]`` to nearly
-    everything. With a constant, every answer token weighs the same wherever it is batched,
-    as in the likelihood of the whole training set.
+    negatives (42-44% of the samples) drew 80-83% of the weight of the choice between ``[]`` and
+    an entity list (93% in the IFD-50% hybrid set; ``bench/curation.py weights``), and tuned
+    adapters answered ``[]`` with about that probability to every sentence. With a constant,
+    every answer token weighs the same wherever it is batched, as in the likelihood of the
+    whole training set.
     """
     total = 0.0
     for batch in batches:
