@@ -245,9 +245,10 @@ def weights() -> None:
     ``train.accumulate``'s (the step's sum over a constant), beside their share of the samples. Tokenization only."""
     from bioner import curation
     from bioner.engines import training
-    from bioner.engines.generative.train import answer_tokens, tokenize_sample
+    from bioner.engines.generative.train import LLMTrainConfig, answer_tokens, tokenize_sample
 
     lm = _lm()
+    buckets = LLMTrainConfig().length_buckets  # as train() batches
     for corpus in CORPORA:
         for strategy in STRATEGIES:
             for seed in SEEDS:
@@ -256,13 +257,13 @@ def weights() -> None:
                 n = answer_tokens(rows)
                 negative = [not s.positive for s in sel.kept]
                 lengths = [len(x) for x, _ in rows]
-                n_batches = len(training.epoch_batches(lengths, lb.BATCH, seed, 0, 20))
+                n_batches = len(training.epoch_batches(lengths, lb.BATCH, seed, 0, buckets))
                 seen, old, per_step, new = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]  # [positives, negatives]
                 for step in range(lb.STEPS):
                     batches = []
                     for m in range(step * lb.ACCUM, (step + 1) * lb.ACCUM):
                         epoch, pos = divmod(m, n_batches)
-                        batches.append(training.epoch_batches(lengths, lb.BATCH, seed, epoch, 20)[pos])
+                        batches.append(training.epoch_batches(lengths, lb.BATCH, seed, epoch, buckets)[pos])
                     step_tokens = sum(n[i] for b in batches for i in b)
                     for batch in batches:
                         tokens = sum(n[i] for i in batch)
