@@ -251,8 +251,9 @@ def weights() -> None:
     buckets = LLMTrainConfig().length_buckets  # as train() batches
     for corpus in CORPORA:
         for strategy in STRATEGIES:
+            scored = for_selection(corpus, strategy, lm)
             for seed in SEEDS:
-                sel = curation.select(for_selection(corpus, strategy, lm), ratio=RATIO, strategy=strategy, seed=seed)
+                sel = curation.select(scored, ratio=RATIO, strategy=strategy, seed=seed)
                 rows = [tokenize_sample(lm.tokenizer, s.sample) for s in sel.kept]
                 n = answer_tokens(rows)
                 negative = [not s.positive for s in sel.kept]
