@@ -100,7 +100,9 @@ def scored_of(samples: list[Any], lm: Any, *, log: bool = True, score: str = "al
 def for_selection(corpus: str, strategy: str, lm: Any) -> list[Any]:
     """The samples of ``corpus`` in order, as ``curation.select`` takes them, scored only where ``strategy`` reads IFD:
     the positives for hybrid and ifd-only, none for full and random (as ``bioner curate --score none``)."""
-    score = "positives" if strategy in ("hybrid", "ifd-only") else "none"
+    from bioner import curation
+
+    score = "positives" if strategy in curation.RANKED else "none"
     return scored_of(samples_of(corpus, lm.tokenizer), lm, log=False, score=score)[0]
 
 
@@ -321,6 +323,12 @@ def why(name: str) -> None:
     print(json.dumps({"run": name, **row}), flush=True)
 
 
+def _why_cells(w: dict[str, Any]) -> str:
+    """A ``why`` row as three table cells: mean P([]) with / without entities, share over 0.5, AUROC."""
+    return (f"{w['mean_p_empty_with_entities']:.3f} / {w['mean_p_empty_without']:.3f} | "
+            f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}")
+
+
 def table() -> str:
     results = load_results(RESULTS)
     lines = ["| corpus | strategy | samples kept | " + " | ".join(f"F1 seed {s}" for s in SEEDS) + " | mean strict F1 |",
@@ -345,8 +353,7 @@ def table() -> str:
             continue
         predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
         w = results.get(f"why|{name}")
-        why_cells = (f"{w['mean_p_empty_with_entities']:.3f} / {w['mean_p_empty_without']:.3f} | "
-                     f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}") if w else "| |"
+        why_cells = _why_cells(w) if w else "| |"
         lines.append(f"| {name} | {tr.get('kept', '')} | {tr.get('groups', {}).get('negative kept', 0)} | {ev['precision']:.2f} | "
                      f"{ev['recall']:.2f} | {ev['f1']:.2f} | {ev['relaxed_f1']:.2f} | {predicted} | {tr.get('loss_last_10_steps', 'not recorded')} | "
                      f"{why_cells} |")
@@ -361,9 +368,7 @@ def table() -> str:
         for name in before:
             ev, w = results[f"{BEFORE_FIX}|eval|{name}"], results.get(f"{BEFORE_FIX}|why|{name}")
             predicted = f"{ev['predicted_entities']} / {ev['gold_entities']}" if "predicted_entities" in ev else "not recorded"
-            cells = (f"{w['mean_p_empty_with_entities']:.3f} / {w['mean_p_empty_without']:.3f} | "
-                     f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}") \
-                if w else "adapter lost (an earlier session's runs/) | |"
+            cells = _why_cells(w) if w else "adapter lost (an earlier session's runs/) | |"
             lines.append(f"| {name} | {ev['f1']:.2f} | {predicted} | {cells} |")
     shares = [(k.split("|", 1)[1], v) for k, v in sorted(results.items()) if k.startswith("weights|")]
     if shares:

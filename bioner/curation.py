@@ -51,6 +51,7 @@ from bioner.engines.generative.train import Sample, decoder_hidden, shared_prefi
 from bioner.errors import BionerError
 
 STRATEGIES = ("hybrid", "random", "ifd-only", "full")
+RANKED = ("hybrid", "ifd-only")  # the strategies that read IFD (of positives only)
 SCORE_MODES = ("positives", "all", "none")  # which samples ifd scoring computes (cached scores are always read)
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -279,7 +280,7 @@ def select(scored: Sequence[ScoredSample], *, ratio: float = 0.5, strategy: str 
     if not 0.0 < ratio <= 1.0:
         raise BionerError("E741", f"ratio must be in (0, 1], got {ratio}")
     pos = [k for k, s in enumerate(scored) if s.positive]
-    if strategy in ("hybrid", "ifd-only"):
+    if strategy in RANKED:
         missing = [scored[k].sample for k in pos if not scored[k].scored]
         if missing:  # a NaN IFD would silently rank as "dropped"
             m = missing[0]

@@ -45,7 +45,7 @@ def curate(
         raise BionerError("E741", f"ratio must be in (0, 1], got {ratio}")
     if score not in curation.SCORE_MODES:
         raise BionerError("E741", f"unknown scoring mode {score!r}", hint=f"one of: {', '.join(curation.SCORE_MODES)}")
-    if score == "none" and strategy in ("hybrid", "ifd-only"):
+    if score == "none" and strategy in curation.RANKED:
         raise BionerError("E741", f"strategy {strategy!r} ranks positives by IFD, so they must be scored",
                           hint="--score positives (the default) or --score all; --score none suits random and full")
     report = report if report is not None else Report(skip_invalid=True)
