@@ -5,7 +5,8 @@ Run (every step resumes and caches; steps may run in separate processes or sessi
                                                              # --positives-only: just what hybrid and ifd-only runs need
     .venv/bin/python bench/curation.py time                  # scoring cost per sample, positives and negatives apart
     .venv/bin/python bench/curation.py byhand                # three samples: IFD from the model's token log-probs vs the tool
-    .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0
+    .venv/bin/python bench/curation.py train NAME            # NAME = CORPUS-STRATEGY-sSEED, e.g. ncbi-disease-hybrid-s0;
+                                                             # NAME-600steps: a longer budget (tabled apart)
     .venv/bin/python bench/curation.py eval NAME
     .venv/bin/python bench/curation.py weights               # what share of the []-or-entities gradient the negatives get, old and new loss
     .venv/bin/python bench/curation.py why [NAME ...]        # why a run answers []: its probability of the empty answer per test sentence
@@ -30,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -67,10 +69,22 @@ def run_names() -> list[str]:
     return [f"{c}-{s}-s{seed}" for c in CORPORA for s in STRATEGIES for seed in SEEDS]
 
 
-def parse(name: str) -> tuple[str, str, int]:
-    head, _, seed = name.rpartition("-s")
-    corpus = next(c for c in CORPORA if head.startswith(c + "-"))
-    return corpus, head[len(corpus) + 1:], int(seed)
+# CORPUS-STRATEGY-sSEED, optionally -NNNsteps for a budget other than bench/llm_engines.py's
+NAME = re.compile(rf"({'|'.join(CORPORA)})-({'|'.join(STRATEGIES)})-s(\d+)(?:-(\d+)steps)?")
+
+
+def parse(name: str) -> tuple[str, str, int, int]:
+    """A run's corpus, strategy, seed and optimizer steps."""
+    m = NAME.fullmatch(name)
+    if not m:
+        raise SystemExit(f"run {name!r}: expected CORPUS-STRATEGY-sSEED[-NNNsteps], e.g. {run_names()[0]} or {run_names()[0]}-600steps "
+                         f"(corpora: {', '.join(CORPORA)}; strategies: {', '.join(STRATEGIES)})")
+    return m[1], m[2], int(m[3]), int(m[4] or lb.STEPS)
+
+
+def longer_names(steps: int) -> list[str]:
+    """The runs of the longer budget: full against hybrid, the comparison the claim is about."""
+    return [f"{c}-{s}-s{seed}-{steps}steps" for c in CORPORA for s in ("full", "hybrid") for seed in SEEDS]
 
 
 def _lm() -> Any:
@@ -203,12 +217,12 @@ def train(name: str) -> None:
     from bioner.engines.generative.train import LLMTrainConfig, train_llm
     from bioner.errors import Report
 
-    corpus, strategy, seed = parse(name)
+    corpus, strategy, seed, steps = parse(name)
     lm = _lm()
     scored = for_selection(corpus, strategy, lm)
     sel = curation.select(scored, ratio=RATIO, strategy=strategy, seed=seed)
     print(f"{name}: {len(sel.kept)} of {len(scored)} samples; {sel.groups}", flush=True)
-    config = LLMTrainConfig(scheme=SCHEME, max_steps=lb.STEPS, batch_size=lb.BATCH, grad_accum=lb.ACCUM, lr=lb.LR, save_every=10, seed=seed)
+    config = LLMTrainConfig(scheme=SCHEME, max_steps=steps, batch_size=lb.BATCH, grad_accum=lb.ACCUM, lr=lb.LR, save_every=10, seed=seed)
     types = {corpus: [{"name": s.name, "label": s.label, "definition": s.definition} for s in lb.specs_of(corpus)]}
     result = train_llm(lm.model, lm.tokenizer, [s.sample for s in sel.kept], output_dir=OUT / name, config=config, base_model=lb.BASE,
                        types=types, report=Report(skip_invalid=True), progress=False, log_every=5)
@@ -223,7 +237,7 @@ def evaluate_run(name: str) -> None:
     from bioner.engines.generative.engine import LLMEngine
     from bioner.evaluate import evaluate
 
-    corpus, strategy, seed = parse(name)
+    corpus, strategy, seed, steps = parse(name)
     adapter = OUT / name / "adapter"
     if not adapter.is_dir():
         raise SystemExit(f"{name}: no adapter yet; run `train {name}` first")
@@ -233,7 +247,7 @@ def evaluate_run(name: str) -> None:
     pred = engine.predict([d.copy(entities=[]) for d in gold], lb.specs_of(corpus))
     ev = evaluate(gold, pred)
     s = ev.strict.micro
-    row = {"corpus": corpus, "strategy": strategy, "seed": seed, "docs": len(gold), "precision": round(100 * s.precision, 2),
+    row = {"corpus": corpus, "strategy": strategy, "seed": seed, "steps": steps, "docs": len(gold), "precision": round(100 * s.precision, 2),
            "recall": round(100 * s.recall, 2), "f1": round(100 * s.f1, 2), "relaxed_f1": round(100 * ev.relaxed.micro.f1, 2),
            # how many entities the adapter wrote at all: a collapsed run answers [] to everything
            "gold_entities": sum(len(d.entities) for d in gold), "predicted_entities": sum(len(d.entities) for d in pred)}
@@ -300,7 +314,7 @@ def why(name: str) -> None:
     from bioner.engines.generative.train import Part, build_samples
     from bioner.errors import Report
 
-    corpus, _, _ = parse(name)
+    corpus = parse(name)[0]
     adapter = OUT / name / "adapter"
     if not adapter.is_dir():
         raise SystemExit(f"{name}: no adapter; run `train {name}` first")
@@ -329,17 +343,27 @@ def _why_cells(w: dict[str, Any]) -> str:
             f"{100 * w['share_with_entities_p_empty_over_half']:.1f}% of {w['sentences_with_entities']} | {w['auroc']:.3f}")
 
 
-def table() -> str:
-    results = load_results(RESULTS)
+def _seed_table(results: dict[str, Any], strategies: Sequence[str], suffix: str = "") -> list[str]:
+    """Strict F1 per corpus and strategy, one column per seed, and their mean."""
     lines = ["| corpus | strategy | samples kept | " + " | ".join(f"F1 seed {s}" for s in SEEDS) + " | mean strict F1 |",
              "|---|---|---|" + "---|" * len(SEEDS) + "---|"]
     for corpus in CORPORA:
-        for strategy in STRATEGIES:
-            f1s = [results.get(f"eval|{corpus}-{strategy}-s{seed}", {}).get("f1") for seed in SEEDS]
-            kept = results.get(f"train|{corpus}-{strategy}-s0", {}).get("kept", "")
+        for strategy in strategies:
+            f1s = [results.get(f"eval|{corpus}-{strategy}-s{seed}{suffix}", {}).get("f1") for seed in SEEDS]
+            kept = results.get(f"train|{corpus}-{strategy}-s0{suffix}", {}).get("kept", "")
             have = [x for x in f1s if x is not None]
             mean = f"{sum(have) / len(have):.2f}" if len(have) == len(SEEDS) else "pending"
             lines.append(f"| {corpus} | {strategy} | {kept} | " + " | ".join("pending" if x is None else f"{x:.2f}" for x in f1s) + f" | {mean} |")
+    return lines
+
+
+def table() -> str:
+    results = load_results(RESULTS)
+    lines = _seed_table(results, STRATEGIES)
+    longer = sorted({parse(k.split("|", 1)[1])[3] for k in results if k.startswith("eval|")} - {lb.STEPS})
+    for steps in longer:
+        lines += ["", f"Longer budget: {steps} steps x {lb.BATCH * lb.ACCUM} samples, otherwise the same (runs `...-{steps}steps`):", ""]
+        lines += _seed_table(results, ("full", "hybrid"), f"-{steps}steps")
     lines += ["", "Every run (strict P/R/F1 on the test subset; entities predicted against gold; training loss over the last 10 steps; "
               "from `why`: the adapter's probability of answering exactly `[]`, as a mean over the test sentences with entities and "
               "over those without, the share of sentences with entities where it passes 0.5 (greedy decoding then answers `[]` there), "
@@ -347,7 +371,7 @@ def table() -> str:
               "| run | samples kept | negatives kept | strict P | strict R | strict F1 | relaxed F1 | entities predicted / gold | loss, last 10 steps "
               "| mean P(`[]`) with entities / without | sentences with entities where P(`[]`) > 0.5 | AUROC |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name in run_names():
+    for name in run_names() + [n for steps in longer for n in longer_names(steps)]:
         ev, tr = results.get(f"eval|{name}"), results.get(f"train|{name}", {})
         if not ev:
             continue
@@ -420,6 +444,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     OUT.mkdir(parents=True, exist_ok=True)
     runs = args.runs or run_names()
+    if args.command not in ("score", "time", "byhand", "weights", "table"):
+        for r in runs:
+            parse(r)  # a misspelt run fails now, not after the runs before it
     if args.command == "score":
         unknown = set(args.runs) - set(CORPORA)
         if unknown:
