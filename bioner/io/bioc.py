@@ -225,22 +225,36 @@ def _xml_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocumen
     if not Path(path).is_file():
         raise BionerError("E210", "file not found", file=path)
     header: dict[str, Any] = {}
-    events = etree.iterparse(str(path), events=("end",), tag="document", load_dtd=False, no_network=True, resolve_entities=False)
-    try:
-        for _, el in events:
-            parent = el.getparent()
-            _read_header(el, header)
-            decoder = _XmlDecoder()
+    # a pull parser fed in chunks, not iterparse: when a chunk holds a syntax error, lxml >= 6 raises from
+    # iterparse before handing out the documents parsed earlier in that chunk; the pull parser keeps them queued
+    parser = etree.XMLPullParser(events=("end",), tag="document", load_dtd=False, no_network=True, resolve_entities=False)
+    failure: etree.XMLSyntaxError | None = None
+    with open(path, "rb") as fh:
+        while failure is None:
+            chunk = fh.read(1 << 16)
             try:
-                yield decoder.document(el), decoder.lines, header
-            except _Malformed as exc:
-                report.error(BionerError("E201", str(exc), file=path, line=exc.line))
-            # free what is read: the document and the siblings before it
-            el.clear()
-            while parent is not None and el.getprevious() is not None:
-                del parent[0]
-    except etree.XMLSyntaxError as exc:
-        report.error(_xml_error(exc, path))
+                if chunk:
+                    parser.feed(chunk)
+                else:
+                    parser.close()
+            except etree.XMLSyntaxError as exc:
+                failure = exc
+            for _, el in parser.read_events():
+                parent = el.getparent()
+                _read_header(el, header)
+                decoder = _XmlDecoder()
+                try:
+                    yield decoder.document(el), decoder.lines, header
+                except _Malformed as exc:
+                    report.error(BionerError("E201", str(exc), file=path, line=exc.line))
+                # free what is read: the document and the siblings before it
+                el.clear()
+                while parent is not None and el.getprevious() is not None:
+                    del parent[0]
+            if not chunk:
+                break
+    if failure is not None:
+        report.error(_xml_error(failure, path))
 
 
 def _json_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocument, dict[int, int], dict[str, Any]]]:

@@ -201,6 +201,16 @@ def test_xml_errors_keep_the_documents_before_them(tmp_path: Path) -> None:
     assert [d.id for d in bioc.read(path, report=report)] == ["2"] and report.counts == Counter({"E208": 1})
 
 
+def test_xml_errors_keep_every_document_before_them_across_read_chunks(tmp_path: Path) -> None:
+    # the reader feeds the parser 64 KiB at a time: documents in earlier chunks and in the failing one all come out
+    body = "".join(SENTENCE_DOC.replace("<id>2</id>", f"<id>d{i}</id>", 1) for i in range(400))
+    path = write_file(tmp_path, HEAD + body + "<document><id>x</id><passage>\n</collection>\n")
+    assert path.stat().st_size > 2 * (1 << 16)
+    report = Report(skip_invalid=True)
+    assert [d.id for d in bioc.read(path, report=report)] == [f"d{i}" for i in range(400)]
+    assert report.counts == Counter({"E208": 1})
+
+
 @pytest.mark.parametrize(
     ("content", "code"),
     [(b"", "E205"), (HEAD.encode() + b"<document><id>\xff</id></document></collection>", "E204")],
