@@ -225,7 +225,7 @@ def _xml_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocumen
     if not Path(path).is_file():
         raise BionerError("E210", "file not found", file=path)
     header: dict[str, Any] = {}
-    # a pull parser fed in chunks, not iterparse: when a chunk holds a syntax error, lxml >= 6 raises from
+    # a pull parser fed in chunks, not iterparse: when a chunk holds a syntax error, lxml 6.2 raises from
     # iterparse before handing out the documents parsed earlier in that chunk; the pull parser keeps them queued
     parser = etree.XMLPullParser(events=("end",), tag="document", load_dtd=False, no_network=True, resolve_entities=False)
     failure: etree.XMLSyntaxError | None = None
