@@ -230,7 +230,7 @@ def _xml_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocumen
     parser = etree.XMLPullParser(events=("end",), tag="document", load_dtd=False, no_network=True, resolve_entities=False)
     failure: etree.XMLSyntaxError | None = None
     with open(path, "rb") as fh:
-        while failure is None:
+        while True:
             chunk = fh.read(1 << 16)
             try:
                 if chunk:
@@ -251,7 +251,7 @@ def _xml_documents(path: PathLike, report: Report) -> Iterator[tuple[BioCDocumen
                 el.clear()
                 while parent is not None and el.getprevious() is not None:
                     del parent[0]
-            if not chunk:
+            if failure is not None or not chunk:
                 break
     if failure is not None:
         report.error(_xml_error(failure, path))
