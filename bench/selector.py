@@ -97,16 +97,16 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
          selector: Any, threshold_note: str) -> dict[str, Any]:
     n = sum(len(d.entities) for d in pred)
     probs, seconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}", pred)
-    from bioner.selector.model import passes_guard
+    from bioner.selector.model import accepts, passes_guard
 
-    cut, guard = selector.threshold_for(kind), selector.guard_for(kind)
-    # what select() keeps: guarded by the engine's own score, or accepted by the selector
-    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if passes_guard(e.score, guard) or p >= cut])
+    cut, guard, weight = selector.threshold_for(kind), selector.guard_for(kind), selector.weight_for(kind)
+    # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the score)
+    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if accepts(p, e.score, threshold=cut, guard=guard, weight=weight)])
             for d, ps in zip(pred, probs, strict=True)]
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
-                           "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "guarded": passed,
+                           "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
                            "auc": _auc(gold, pred, probs), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
@@ -255,14 +255,14 @@ def llm_rows(runs: list[str]) -> None:
 def table() -> str:
     results = _load_results()
     head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
-            "| threshold | guard | AUC right vs wrong | candidates | guarded | ms / candidate |")
+            "| threshold | guard | score weight | AUC right vs wrong | candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
                      f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} "
-                     f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('auc') or '-'} "
+                     f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
 

@@ -246,6 +246,9 @@ def selector_command(
     guard: Annotated[bool, typer.Option("--guard/--no-guard", help=(
         "Also choose, per engine that scores its entities, an engine score from which candidates are kept without the "
         "selector's vote (only when it raises dev F1)."))] = True,
+    fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help=(
+        "Also choose, per engine that scores its entities, a weight of that score in the decision (log-odds mixed with "
+        "the selector's; only when it raises dev F1)."))] = True,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present.")] = True,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
 ) -> None:
@@ -258,7 +261,7 @@ def selector_command(
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
                               engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root)
     config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
-                                 max_steps=max_steps, seed=seed, guard=guard)
+                                 max_steps=max_steps, seed=seed, guard=guard, fuse=fuse)
     report = Report(skip_invalid=True)
     try:
         result = train_selector_model(opts, config, resume=resume, progress=_interactive(), report=report)

@@ -17,6 +17,7 @@ settings, the acceptance threshold chosen on dev data, and what it was trained o
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,10 @@ class SelectorSettings:
     # per engine: a candidate whose own engine score is at least this is accepted without the selector's vote (chosen on
     # dev with the threshold; absent: the selector decides every candidate, as for engines that give no scores)
     guards: dict[str, float] = field(default_factory=dict)
+    # per engine: the weight w of the engine's own score in the decision, which is then made on
+    # sigmoid(w * logit(score) + (1 - w) * logit(p)) (``fused``; chosen on dev with the threshold; absent or 0:
+    # the selector's probability p alone). Two weak but different judges beat either alone.
+    weights: dict[str, float] = field(default_factory=dict)
     context: int = 120  # characters of context on each side of the mention
     max_length: int = 160  # tokens of the encoded pair
     trained_on: dict[str, Any] = field(default_factory=dict)  # corpora, candidate counts, dev scores
@@ -53,6 +58,30 @@ class SelectorSettings:
 def passes_guard(score: float | None, guard: float | None) -> bool:
     """Whether an engine ``score`` lets its entity through without the selector's vote (``Selector.select``'s guard)."""
     return guard is not None and score is not None and score >= guard
+
+
+_EPS = 1e-6
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _EPS), 1.0 - _EPS)
+    return math.log(p / (1.0 - p))
+
+
+def fused(p: float, score: float | None, weight: float) -> float:
+    """The probability a candidate is accepted on: the selector's ``p``, mixed in log-odds with the engine's ``score`` at ``weight``.
+
+    Entities without an engine score (an LLM's) and weight 0 keep ``p``.
+    """
+    if score is None or weight <= 0.0:
+        return p
+    z = weight * _logit(score) + (1.0 - weight) * _logit(p)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def accepts(p: float, score: float | None, *, threshold: float, guard: float | None = None, weight: float = 0.0) -> bool:
+    """Whether a candidate with selector probability ``p`` and engine ``score`` is kept (``Selector.select``'s rule)."""
+    return passes_guard(score, guard) or fused(p, score, weight) >= threshold
 
 
 def type_text(label: str) -> str:
@@ -171,6 +200,10 @@ class Selector:
         """The engine score at or above which that engine's candidates are accepted unscored; None: no guard."""
         return self.settings.guards.get(engine) if engine else None
 
+    def weight_for(self, engine: str | None) -> float:
+        """The weight of that engine's own score in the decision (``fused``); 0: the selector alone."""
+        return self.settings.weights.get(engine, 0.0) if engine else 0.0
+
     def __repr__(self) -> str:
         return f"Selector(base={self.settings.base!r}, threshold={self.settings.threshold:.3f})"
 
@@ -218,17 +251,18 @@ class Selector:
         return [[next(flat) for _ in doc.entities] for doc in docs]
 
     def select(self, docs: Iterable[Document], *, threshold: float | None = None, engine: str | None = None,
-               guard: float | None = None, batch_size: int = 32) -> list[Document]:
-        """New Documents keeping the entities the selector accepts (probability >= threshold).
+               guard: float | None = None, weight: float | None = None, batch_size: int = 32) -> list[Document]:
+        """New Documents keeping the entities the selector accepts.
 
-        ``threshold`` None: the selector's own for ``engine`` (``threshold_for``). ``guard``
-        None: the selector's own for ``engine`` (``guard_for``): an entity whose engine
-        ``score`` is at least the guard is kept without being scored, because the engine
-        is surer of it than the selector could make it (chosen on dev; a span model's
-        confident predictions are rarely wrong). Entities without a score are always scored.
+        ``threshold``, ``guard`` and ``weight`` None: the selector's own for ``engine``
+        (``threshold_for``, ``guard_for``, ``weight_for``, chosen on that engine's dev
+        predictions). An entity whose engine ``score`` is at least the guard is kept without
+        being scored, because the engine is surer of it than the selector could make it. The
+        others are kept when ``fused(probability, score, weight)`` reaches the threshold: the
+        selector's probability alone for weight 0 and for entities without a score.
 
-        Kept entities carry the probability in ``attrs["selector_score"]`` (guarded ones
-        do not); their engine ``score`` is unchanged. Each document's
+        Kept entities carry the selector's probability in ``attrs["selector_score"]`` (guarded
+        ones do not); their engine ``score`` is unchanged. Each document's
         ``metadata["selector"]`` counts what was kept, rejected and guarded, so nothing
         disappears without a trace.
         """
@@ -237,6 +271,9 @@ class Selector:
         if not 0.0 <= cut <= 1.0:
             raise ValueError(f"selector threshold must be in [0, 1], got {cut}")
         guard = self.guard_for(engine) if guard is None else guard
+        weight = self.weight_for(engine) if weight is None else weight
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"engine score weight must be in [0, 1), got {weight}")
         items = [(doc.text, e) for doc in docs for e in doc.entities if not passes_guard(e.score, guard)]
         probs = iter(self.score(items, batch_size=batch_size))
         out = []
@@ -248,13 +285,15 @@ class Selector:
                     passed += 1
                     continue
                 p = next(probs)
-                if p >= cut:
+                if fused(p, e.score, weight) >= cut:
                     kept.append(e.with_(attrs={**e.attrs, SCORE_ATTR: f"{p:.4f}"}))
                 else:
                     rejected += 1
             meta: dict[str, Any] = {"kept": len(kept), "rejected": rejected, "threshold": cut}
             if guard is not None:
                 meta.update(guarded=passed, guard=guard)
+            if weight > 0.0:
+                meta.update(weight=weight)
             out.append(doc.copy(entities=kept, metadata={**doc.metadata, "selector": meta}))
         return out
 

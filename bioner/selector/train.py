@@ -32,7 +32,7 @@ from bioner.engines import training
 from bioner.errors import BionerError
 
 from .candidates import Candidate, engine_candidates, gold_candidates, kind_counts
-from .model import Selector, passes_guard
+from .model import Selector, fused, passes_guard
 
 CHECKPOINT = "checkpoint"
 MODEL_DIR = "selector"
@@ -64,6 +64,7 @@ class SelectorTrainConfig:
     save_half: bool = True  # store float16 weights (half the size); the threshold is chosen with exactly those weights
     seed: int = 0
     guard: bool = True  # also try a guard on engine scores when choosing each engine's threshold (``choose_guard``)
+    fuse: bool = True  # also try mixing the engine's score into the decision (``choose_rule``, ``model.fused``)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class SelectorTrainResult:
     seconds: float
     thresholds: dict[str, float] = field(default_factory=dict)  # per engine, chosen on its dev predictions
     guards: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when a guard helped on dev
+    weights: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when mixing its score in helped on dev
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,7 +148,7 @@ def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: 
     h = hashlib.sha256()
     for c in cands:
         h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
-    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard")}  # guard: calibration only
+    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse")}  # calibration only
     h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -183,6 +185,13 @@ class _Scored:
         if guard is None:
             return self
         hits = [(1.0 if passes_guard(e, guard) else p, h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
+        return _Scored(self.name, self.gold, hits, self.scores)
+
+    def fused(self, weight: float) -> _Scored:
+        """The same predictions with each probability mixed with the engine's score at ``weight`` (``model.fused``)."""
+        if weight <= 0.0:
+            return self
+        hits = [(fused(p, e, weight), h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
         return _Scored(self.name, self.gold, hits, self.scores)
 
 
@@ -254,30 +263,67 @@ def choose_guard(scored: Sequence[_Scored]) -> tuple[float | None, float, float]
     return best[1], best[2], best[0]
 
 
+FUSE_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # engine-score weights tried besides 0 (1 would drop the selector)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one engine's candidates are decided (``model.accepts``), and the pooled dev F1 it reached."""
+
+    threshold: float
+    guard: float | None = None
+    weight: float = 0.0
+    f1: float = 0.0
+
+
+def choose_rule(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True) -> Rule:
+    """The (weight, guard, threshold) that maximises pooled micro F1 over ``scored``.
+
+    Weights tried: 0 (the selector alone) and, when the engine gives scores and ``fuse``,
+    ``FUSE_WEIGHTS``; for each, the best guard (``choose_guard``; none when not ``guard``)
+    and threshold. Weight 0 wins ties, so the engine's score is mixed in only when that
+    helps on dev; a weight may still not carry over to test, which bench/selector.py measures.
+    """
+    has_scores = any(e is not None for s in scored for e in s.scores)
+    best: Rule | None = None
+    for weight in (0.0, *(FUSE_WEIGHTS if fuse and has_scores else ())):
+        mixed = [s.fused(weight) for s in scored]
+        g, cut, f1 = choose_guard(mixed) if guard else (None, *choose_threshold(mixed))
+        if best is None or f1 > best.f1 + 1e-9:
+            best = Rule(round(cut, 6), g, weight, f1)
+    assert best is not None
+    return best
+
+
 def engine_of(name: str) -> str:
     """The engine kind of a prediction set's name: "span@0.3" and "span" -> "span"; "llm:ncbi-tags" -> "llm"."""
     return name.split("/")[-1].split("@")[0].split(":")[0]
 
 
-def calibrate(scored: Sequence[_Scored], *, guard: bool = True) -> tuple[dict[str, float], dict[str, float]]:
-    """(thresholds, guards) per engine kind, each chosen on that engine's dev predictions (pooled over parts); no guard is no entry.
+def calibrate(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True) -> dict[str, Rule]:
+    """A ``Rule`` per engine kind, each chosen on that engine's dev predictions (pooled over parts).
 
-    ``guard`` False: thresholds alone (the selector then scores every candidate).
+    ``guard`` / ``fuse`` False: no guard / no engine-score weight is tried.
     """
-    thresholds, guards = {}, {}
-    for kind in sorted({engine_of(s.name) for s in scored}):
-        part = [s for s in scored if engine_of(s.name) == kind]
-        guard_at, cut, _ = choose_guard(part) if guard else (None, *choose_threshold(part))
-        thresholds[kind] = round(cut, 6)
-        if guard_at is not None:
-            guards[kind] = guard_at
-    return thresholds, guards
+    return {kind: choose_rule([s for s in scored if engine_of(s.name) == kind], guard=guard, fuse=fuse)
+            for kind in sorted({engine_of(s.name) for s in scored})}
+
+
+def apply_rules(selector: Selector, rules: Mapping[str, Rule]) -> None:
+    """Store ``rules`` in the selector's settings; engines not in ``rules`` keep theirs."""
+    st = selector.settings
+    st.thresholds = {**st.thresholds, **{k: r.threshold for k, r in rules.items()}}
+    st.guards = {k: v for k, v in st.guards.items() if k not in rules} | {k: r.guard for k, r in rules.items() if r.guard is not None}
+    st.weights = {k: v for k, v in st.weights.items() if k not in rules} | {k: r.weight for k, r in rules.items() if r.weight > 0}
 
 
 def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
     """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold and guard."""
-    return {s.name: _dev_table([s.guarded(selector.guard_for(engine_of(s.name)))], selector.threshold_for(engine_of(s.name)))[s.name]
-            for s in scored}
+    out = {}
+    for s in scored:
+        kind = engine_of(s.name)
+        out[s.name] = _dev_table([s.fused(selector.weight_for(kind)).guarded(selector.guard_for(kind))], selector.threshold_for(kind))[s.name]
+    return out
 
 
 def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
@@ -285,9 +331,7 @@ def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: i
     scored = _scored(selector, dev, batch_size)
     if not scored:
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
-    thresholds, guards = calibrate(scored)  # the engines in ``scored`` get new settings; other engines' stay
-    selector.settings.thresholds = {**selector.settings.thresholds, **thresholds}
-    selector.settings.guards = {k: v for k, v in selector.settings.guards.items() if k not in thresholds} | guards
+    apply_rules(selector, calibrate(scored))  # the engines in ``scored`` get new settings; other engines' stay
     return _dev_tables(selector, scored)
 
 
@@ -415,7 +459,8 @@ def train_selector(
     scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
     if scored:
         cut, _ = choose_threshold(scored)
-        selector.settings.thresholds, selector.settings.guards = calibrate(scored, guard=config.guard)
+        selector.settings.thresholds, selector.settings.guards, selector.settings.weights = {}, {}, {}
+        apply_rules(selector, calibrate(scored, guard=config.guard, fuse=config.fuse))
     else:
         dev_items, dev_cands = build_candidates(dev, per_gold=config.per_gold, seed=config.seed)
         if not dev_cands:
@@ -424,6 +469,7 @@ def train_selector(
     selector.settings.threshold = round(cut, 6)
     result.threshold = selector.settings.threshold
     result.thresholds, result.guards = dict(selector.settings.thresholds), dict(selector.settings.guards)
+    result.weights = dict(selector.settings.weights)
     result.dev = _dev_tables(selector, scored)
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
@@ -437,4 +483,4 @@ def train_selector(
 def summary(result: SelectorTrainResult) -> Mapping[str, Any]:
     """A short JSON-able summary of a run (what the CLI prints)."""
     return {"selector": str(result.output), "finished": result.finished, "steps": result.steps, "threshold": result.threshold,
-            "thresholds": result.thresholds, "guards": result.guards, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}
+            "thresholds": result.thresholds, "guards": result.guards, "weights": result.weights, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}

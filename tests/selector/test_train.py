@@ -14,7 +14,18 @@ from bioner.doc import Document, Entity
 from bioner.errors import BionerError
 from bioner.selector.candidates import Candidate
 from bioner.selector.model import Selector
-from bioner.selector.train import Part, SelectorTrainConfig, _Scored, build_candidates, choose_threshold, epoch_batches, groups_of, loss_of, train_selector
+from bioner.selector.train import (
+    Part,
+    Rule,
+    SelectorTrainConfig,
+    _Scored,
+    build_candidates,
+    choose_threshold,
+    epoch_batches,
+    groups_of,
+    loss_of,
+    train_selector,
+)
 
 runner = CliRunner()
 
@@ -160,9 +171,9 @@ def test_per_engine_thresholds_are_chosen_on_each_engines_dev_predictions(tiny_e
     assert [engine_of(n) for n in ("ncbi/span", "ncbi/span@0.3", "bc5cdr/llm:joint-tags", "llm")] == ["span", "span", "llm", "llm"]
     span = _Scored("a/span", 2, [(0.9, True), (0.8, True), (0.1, False)])
     llm = _Scored("a/llm", 2, [(0.9, True), (0.6, False), (0.5, False), (0.4, True)])
-    cuts, guards = calibrate([span, llm])
-    assert guards == {}  # no engine scores: no guard
-    assert cuts["span"] == pytest.approx(0.45) and cuts["llm"] == pytest.approx(0.0)  # llm: keeping all (F1 .667) beats any cut
+    rules = calibrate([span, llm])
+    assert all(r.guard is None and r.weight == 0.0 for r in rules.values())  # no engine scores: no guard, no weight
+    assert rules["span"].threshold == pytest.approx(0.45) and rules["llm"].threshold == pytest.approx(0.0)  # llm: keeping all (F1 .667) beats any cut
     sel = Selector.create(tiny_encoder)
     sel.settings.threshold, sel.settings.thresholds = 0.3, {"llm": 0.9}
     assert sel.threshold_for("llm") == 0.9 and sel.threshold_for("span") == 0.3 and sel.threshold_for(None) == 0.3
@@ -223,10 +234,49 @@ def test_a_guard_on_the_engine_score_is_kept_only_when_it_helps_on_dev() -> None
     # where the selector alone is best, no guard is set
     good = _Scored("c/span", 2, [(0.9, True), (0.8, True), (0.1, False)], [0.5, 0.6, 0.99])
     assert choose_guard([good])[0] is None
-    thresholds, guards = calibrate([span, _Scored("a/llm", 2, [(0.9, True), (0.1, False)])])
-    assert set(thresholds) == {"span", "llm"} and set(guards) == {"span"} and guards["span"] == guard
-    assert calibrate([span], guard=False) == ({"span": round(plain_cut, 6)}, {})  # --no-guard: the threshold alone
+    rules = calibrate([span, _Scored("a/llm", 2, [(0.9, True), (0.1, False)])], fuse=False)
+    assert set(rules) == {"span", "llm"} and rules["span"].guard == guard and rules["llm"].guard is None
+    assert calibrate([span], guard=False, fuse=False) == {"span": Rule(round(plain_cut, 6), None, 0.0, pytest.approx(plain_f1))}  # the threshold alone
     assert plain_cut >= 0.0
+
+
+def test_mixing_the_engine_score_in_is_chosen_only_when_two_judges_beat_one() -> None:
+    from bioner.selector.model import accepts, fused
+    from bioner.selector.train import choose_rule
+
+    assert fused(0.3, None, 0.5) == 0.3 and fused(0.3, 0.9, 0.0) == 0.3  # no score, or weight 0: the selector alone
+    assert fused(0.2, 0.8, 0.5) == pytest.approx(0.5) and fused(0.9, 0.9, 0.7) == pytest.approx(0.9)  # log-odds mix
+    assert fused(0.0, 1.0, 0.5) == pytest.approx(0.5)  # probabilities of exactly 0 and 1 are clipped, not infinite
+    assert accepts(0.1, 0.95, threshold=0.5, guard=0.9) and not accepts(0.1, 0.8, threshold=0.5, guard=0.9)
+    assert accepts(0.4, 0.8, threshold=0.5, weight=0.5) and not accepts(0.4, 0.8, threshold=0.5)
+    # each judge alone ranks one miss above a hit; together they separate all four
+    both = _Scored("a/span", 2, [(0.9, True), (0.6, False), (0.55, True), (0.2, False)], [0.6, 0.55, 0.9, 0.8])
+    plain = choose_rule([both], guard=False, fuse=False)
+    rule = choose_rule([both], guard=False)
+    assert plain.weight == 0.0 and plain.f1 < 100.0
+    assert 0.0 < rule.weight < 1.0 and rule.f1 == pytest.approx(100.0)
+    kept = [h for p, h in both.fused(rule.weight).hits if p >= rule.threshold]
+    assert kept == [True, True]
+    # where the selector alone already separates them, the score is not mixed in
+    good = _Scored("b/span", 2, [(0.9, True), (0.8, True), (0.1, False)], [0.5, 0.6, 0.99])
+    assert choose_rule([good]).weight == 0.0 and choose_rule([good]).guard is None
+
+
+def test_select_mixes_in_the_engine_score_at_the_chosen_weight(tiny_encoder: Path) -> None:
+    sel = Selector.create(tiny_encoder)
+    doc = Document("d", "Aspirin may cause Reye syndrome.", [Entity(0, 7, "Chemical", score=0.999), Entity(18, 31, "Disease", score=0.001),
+                                                             Entity(18, 22, "Disease")])
+    [p_a, p_b, p_c] = sel.score([(doc.text, e) for e in doc.entities])
+    sel.settings.thresholds, sel.settings.weights = {"span": 0.5}, {"span": 0.9}
+    [kept] = sel.select([doc], engine="span")
+    # at weight 0.9 the engine's near-certain scores decide; the unscored entity is judged by the selector alone
+    expect = [(0, 7, "Chemical")] + ([(18, 22, "Disease")] if p_c >= 0.5 else [])
+    assert [e.key() for e in kept.entities] == expect
+    assert kept.metadata["selector"]["weight"] == 0.9 and kept.entities[0].attrs["selector_score"] == f"{p_a:.4f}"
+    [alone] = sel.select([doc], engine="span", weight=0.0)
+    assert len(alone.entities) == sum(p >= 0.5 for p in (p_a, p_b, p_c)) and "weight" not in alone.metadata["selector"]
+    with pytest.raises(ValueError, match="weight"):
+        sel.select([doc], engine="span", weight=1.0)
 
 
 def test_select_lets_guarded_entities_through_unscored(tiny_encoder: Path) -> None:
