@@ -105,9 +105,15 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
             for d, ps in zip(pred, probs, strict=True)]
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
+    # the control: the engine's own score, re-cut where it is best on the same dev predictions (no selector at all)
+    alone_cut = selector.settings.trained_on.get("engine_alone", {}).get(kind)
+    alone = None
+    if alone_cut is not None:
+        recut = [d.copy(entities=[e for e in d.entities if e.score is None or e.score >= alone_cut]) for d in pred]
+        alone = {"threshold": alone_cut, **_scores(gold, recut, types)}
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
-                           "auc": _auc(gold, pred, probs), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
+                           "auc": _auc(gold, pred, probs), "engine_alone": alone, "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
     return row
@@ -252,16 +258,20 @@ def llm_rows(runs: list[str]) -> None:
                                                       f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
 
 
+def _alone(alone: dict[str, Any] | None) -> str:
+    return "- | - | -" if not alone else f"{alone['precision']} | {alone['recall']} | {alone['f1']} (at {alone['threshold']:.3g})"
+
+
 def table() -> str:
     results = _load_results()
     head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
-            "| threshold | guard | score weight | AUC right vs wrong | candidates | guarded | ms / candidate |")
+            "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | AUC right vs wrong | candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
-                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {r['threshold']:.3g} "
+                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
                      f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
@@ -287,9 +297,13 @@ def main() -> None:
     TABLE.write_text(
         "Selectors (column `selector`: the folder `runs/selector/NAME/selector`), trained by "
         f"`{TRAIN_COMMAND} runs/selector/NAME [options]` (v1: the script's defaults; v2: `--engine-on dev-half --dev-sample 500 "
-        "--dev-sample bc2gm=2500`; v2-noguard: v2 calibrated with `--no-guard`). Span rows: threshold and guard chosen on "
+        "--dev-sample bc2gm=2500`; v2-noguard: v2 calibrated with `--no-guard`; v2b: the v2 command run again on 2026-12-06, "
+        "against the span model shipped then, calibrated `--no-fuse`; v2b-fuse: the same weights calibrated with the engine "
+        "score mixed in). Span rows: threshold, guard and score weight chosen on "
         "the span engine's dev predictions at training (a candidate whose span score reaches the guard is kept unscored; "
-        "`guarded` counts them). LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
+        "`guarded` counts them; with a score weight w the decision is on sigmoid(w logit(span score) + (1 - w) logit(selector "
+        "probability))). The control `engine score re-cut on dev`: no selector, the span engine's own score cut where it "
+        "is best on the same dev predictions; a selector adds only what it gains beyond that. LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
         "BC2GM 100 sentences; `llm-dev`); LLM entities have no score, so no guard. Rows: `.venv/bin/python bench/selector.py "
         "span|llm-dev|llm ... --selector runs/selector/NAME/selector`. AUC: how well the selector's probability ranks the "
         "engine's right (strict) predictions above its wrong ones (0.5 = chance), over every candidate. ms / candidate: "

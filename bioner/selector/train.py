@@ -295,6 +295,21 @@ def choose_rule(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = T
     return best
 
 
+def engine_alone(scored: Sequence[_Scored]) -> dict[str, float]:
+    """Per engine that scores its entities: the cut on its own score alone that maximises pooled dev F1.
+
+    Not used to select; it is the control a selector must beat, since part of what a dev-chosen
+    rule gains may be no more than a better threshold for the engine (bench/selector.py reports both).
+    """
+    out = {}
+    for kind in sorted({engine_of(s.name) for s in scored}):
+        part = [s for s in scored if engine_of(s.name) == kind]
+        if all(e is not None for s in part for e in s.scores) and any(s.scores for s in part):
+            own = [_Scored(s.name, s.gold, [(e, h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores) for s in part]
+            out[kind] = round(choose_threshold(own)[0], 6)
+    return out
+
+
 def engine_of(name: str) -> str:
     """The engine kind of a prediction set's name: "span@0.3" and "span" -> "span"; "llm:ncbi-tags" -> "llm"."""
     return name.split("/")[-1].split("@")[0].split(":")[0]
@@ -473,7 +488,7 @@ def train_selector(
     result.dev = _dev_tables(selector, scored)
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
-        "dev": result.dev, "dev_parts": [p.name for p in dev],
+        "dev": result.dev, "dev_parts": [p.name for p in dev], "engine_alone": engine_alone(scored),
     }
     selector.save(out / MODEL_DIR, half=config.save_half)
     result.seconds = time.perf_counter() - t0

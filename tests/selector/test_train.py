@@ -262,6 +262,16 @@ def test_mixing_the_engine_score_in_is_chosen_only_when_two_judges_beat_one() ->
     assert choose_rule([good]).weight == 0.0 and choose_rule([good]).guard is None
 
 
+def test_the_engine_alone_control_is_the_best_cut_on_the_engines_own_score() -> None:
+    from bioner.selector.train import engine_alone
+
+    span = _Scored("a/span", 3, [(0.1, True), (0.9, False), (0.5, True), (0.5, False)], [0.9, 0.2, 0.7, 0.6])
+    llm = _Scored("a/llm", 2, [(0.9, True)], [None])
+    cuts = engine_alone([span, llm])
+    assert set(cuts) == {"span"}  # an engine without scores has no such control
+    assert cuts["span"] == pytest.approx(0.65)  # both misses out (F1 0.8), whatever the selector said of them
+
+
 def test_select_mixes_in_the_engine_score_at_the_chosen_weight(tiny_encoder: Path) -> None:
     sel = Selector.create(tiny_encoder)
     doc = Document("d", "Aspirin may cause Reye syndrome.", [Entity(0, 7, "Chemical", score=0.999), Entity(18, 31, "Disease", score=0.001),
