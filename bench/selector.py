@@ -73,6 +73,35 @@ def _scores(gold: list[Document], pred: list[Document], types: list[str]) -> dic
             "by_type": {t: round(100 * v.f1, 2) for t, v in ev.strict.by_type.items()}}
 
 
+BOOTSTRAP = 2000  # resamples of the test documents for the interval of the F1 change
+
+
+def _doc_counts(gold: list[Document], pred: list[Document], types: list[str]) -> list[tuple[int, int, int]]:
+    """(true positives, predicted, gold) per document, strict keys of ``types``: the evaluator's micro counts, split by document."""
+    keep = set(types)
+    out = []
+    for g, d in zip(gold, pred, strict=True):
+        gk = {e.key() for e in g.entities if e.label in keep}
+        pk = {e.key() for e in d.entities if e.label in keep}
+        out.append((len(gk & pk), len(pk), len(gk)))
+    return out
+
+
+def _delta_f1_interval(gold: list[Document], a: list[Document], b: list[Document], types: list[str]) -> list[float]:
+    """95% paired-bootstrap interval (documents resampled, seed 0) of strict micro F1 of ``b`` minus that of ``a``, in points."""
+    import numpy as np
+
+    ca, cb = np.array(_doc_counts(gold, a, types), dtype=float), np.array(_doc_counts(gold, b, types), dtype=float)
+    idx = np.random.default_rng(0).integers(0, len(gold), size=(BOOTSTRAP, len(gold)))
+
+    def f1(c: Any) -> Any:
+        tp, pr, gd = (c[idx, k].sum(axis=1) for k in range(3))
+        return np.where(pr + gd > 0, 2 * tp / np.maximum(pr + gd, 1), 0.0)
+
+    lo, hi = np.percentile(100 * (f1(cb) - f1(ca)), [2.5, 97.5])
+    return [round(float(lo), 2), round(float(hi), 2)]
+
+
 def _cached(path: Path, make: Any) -> list[Document]:
     import bioner.io
 
@@ -110,10 +139,11 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     alone = None
     if alone_cut is not None:
         recut = [d.copy(entities=[e for e in d.entities if e.score is None or e.score >= alone_cut]) for d in pred]
-        alone = {"threshold": alone_cut, **_scores(gold, recut, types)}
+        alone = {"threshold": alone_cut, **_scores(gold, recut, types), "delta_f1_95": _delta_f1_interval(gold, pred, recut, types)}
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
-                           "auc": _auc(gold, pred, probs), "engine_alone": alone, "threshold_chosen_on": threshold_note, "selector": _selector_name()}
+                           "auc": _auc(gold, pred, probs), "engine_alone": alone,
+                           "delta_f1_95": _delta_f1_interval(gold, pred, kept, types), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
     return row
@@ -258,20 +288,27 @@ def llm_rows(runs: list[str]) -> None:
                                                       f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
 
 
+def _interval(r: dict[str, Any] | None) -> str:
+    if not r or "delta_f1_95" not in r:
+        return "-"
+    lo, hi = r["delta_f1_95"]
+    return f"[{lo:+.2f}, {hi:+.2f}]"
+
+
 def _alone(alone: dict[str, Any] | None) -> str:
-    return "- | - | -" if not alone else f"{alone['precision']} | {alone['recall']} | {alone['f1']} (at {alone['threshold']:.3g})"
+    return "- | - | -" if not alone else f"{alone['precision']} | {alone['recall']} | {alone['f1']} {_interval(alone)} (at {alone['threshold']:.3g})"
 
 
 def table() -> str:
     results = _load_results()
-    head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | relaxed F1 | + selector "
+    head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | change, 95% interval | relaxed F1 | + selector "
             "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | AUC right vs wrong | candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
-                     f"| {a['f1']} | **{b['f1']}** | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
+                     f"| {a['f1']} | **{b['f1']}** | {_interval(r)} | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
                      f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
@@ -303,7 +340,9 @@ def main() -> None:
         "the span engine's dev predictions at training (a candidate whose span score reaches the guard is kept unscored; "
         "`guarded` counts them; with a score weight w the decision is on sigmoid(w logit(span score) + (1 - w) logit(selector "
         "probability))). The control `engine score re-cut on dev`: no selector, the span engine's own score cut where it "
-        "is best on the same dev predictions; a selector adds only what it gains beyond that. LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
+        "is best on the same dev predictions; a selector adds only what it gains beyond that. `change, 95% interval`: "
+        "paired bootstrap of strict F1 with minus without over the test documents (2,000 resamples, seed 0; rows from "
+        "2026-12-06 on), the control's beside its F1. LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
         "BC2GM 100 sentences; `llm-dev`); LLM entities have no score, so no guard. Rows: `.venv/bin/python bench/selector.py "
         "span|llm-dev|llm ... --selector runs/selector/NAME/selector`. AUC: how well the selector's probability ranks the "
         "engine's right (strict) predictions above its wrong ones (0.5 = chance), over every candidate. ms / candidate: "
