@@ -157,10 +157,15 @@ def _score(name: str, engine: Any, backend: str, extra: dict[str, Any], only: li
         stats = engine.last.as_dict()
         row = {"run": name, "corpus": corpus, "scheme": scheme, "joint": len(names) > 1, "docs": len(gold), "backend": backend,
                "strict": ev.strict.micro.as_dict(), "relaxed": ev.relaxed.micro.as_dict(), "stats": stats,
-               "seconds": round(seconds, 1), "threads": torch.get_num_threads(), **extra}
+               "seconds": round(seconds, 1), "threads": torch.get_num_threads(), "tuned": _tuned_on(name), **extra}
         _add_result(f"{name}|{corpus}|{backend}", row)
         print(f"{name} on {corpus} ({backend}): strict F1 {100 * row['strict']['f1']:.2f} relaxed {100 * row['relaxed']['f1']:.2f} "
               f"units {stats['units']} in {seconds:.0f}s; parse fail {stats['parse_failures']} align fail {stats['align_failures']}", flush=True)
+
+
+def _tuned_on(name: str) -> str:
+    """The day the run's adapter was written (UTC): which side of the loss fix of 2026-11-28 a row is on."""
+    return time.strftime("%Y-%m-%d", time.gmtime((_adapter(name) / "adapter_config.json").stat().st_mtime))
 
 
 def _adapter(name: str) -> Path:
@@ -208,15 +213,15 @@ def http_run(name: str, *, base: str, threads: int | None, concurrency: int) -> 
 
 def table() -> str:
     results = _load_results()
-    lines = ["| run | corpus | format | tuning | backend | test docs | strict P | strict R | strict F1 | relaxed F1 | parse fail % | align fail % | tokens/entity | sentences/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | corpus | format | tuning | backend | test docs | strict P | strict R | strict F1 | relaxed F1 | parse fail % | align fail % | tokens/entity | sentences/s | tuned |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(results, key=lambda k: (results[k]["corpus"], results[k]["scheme"], results[k]["joint"], results[k].get("backend", ""))):
         r = results[key]
         s, st = r["strict"], r["stats"]
         backend = r.get("backend", "local") + (f" x{r['concurrency']}" if r.get("concurrency") else f" b{r.get('batch_size', '')}")
         lines.append(f"| {r['run']} | {r['corpus']} | {r['scheme']} | {'joint' if r['joint'] else 'single'} | {backend} | {r['docs']} | "
                      f"{100 * s['precision']:.2f} | {100 * s['recall']:.2f} | {100 * s['f1']:.2f} | {100 * r['relaxed']['f1']:.2f} | "
-                     f"{100 * st['parse_failure_rate']:.1f} | {100 * st['align_failure_rate']:.1f} | {st['tokens_per_entity']:.1f} | {st['units_per_second']:.2f} |")
+                     f"{100 * st['parse_failure_rate']:.1f} | {100 * st['align_failure_rate']:.1f} | {st['tokens_per_entity']:.1f} | {st['units_per_second']:.2f} | {r.get('tuned', 'before the fix')} |")
     return "\n".join(lines)
 
 
@@ -264,10 +269,12 @@ def main() -> None:
         "`local b8`: LocalBackend, batch 8, 1 thread; `http x4`: the adapter merged into the base, served by `transformers serve` "
         "(no continuous batching), 4 requests in flight.",
         "",
-        "**Every row below was tuned before the loss fix of 2026-11-28** (`bioner.engines.generative.train.accumulate`): each "
+        "**Rows whose `tuned` column says `before the fix` were tuned before the loss fix of 2026-11-28** "
+        "(`bioner.engines.generative.train.accumulate`): each "
         "micro-batch's loss was the mean over its own answer tokens, so length-bucketed batches of short empty answers (`[]`, `none`) "
         "gave the negatives most of the weight of the choice between an empty answer and entities (on NCBI-disease, 80% for 44% of "
-        "the samples; bench/results/curation.md). Recall, of the joint runs most, is likely held down by that; the rows are to be re-run.",
+        "the samples; bench/results/curation.md). Recall, of the joint runs most, is likely held down by that; those rows are to be "
+        "re-run. A date in `tuned` is the day the row's adapter was written, under the fixed loss.",
         "",
         table(),
         "",

@@ -224,6 +224,13 @@ def span_rows(names: list[str]) -> None:
                                             list(labels), selector, note))
 
 
+def _adapter_id(run: str) -> str:
+    """The run's adapter weights, in the LLM prediction cache's file names (a re-tuned adapter predicts anew)."""
+    import hashlib
+
+    return hashlib.sha256((_llm_bench()._adapter(run) / "adapter_model.safetensors").read_bytes()).hexdigest()[:8]
+
+
 def _llm_predict(run: str, corpus: str, gold: list[Document]) -> list[Document]:
     from bioner.engines.generative.backends import LocalBackend
     from bioner.engines.generative.engine import LLMEngine
@@ -257,7 +264,7 @@ def llm_dev(runs: list[str]) -> None:
     for run in runs:
         for corpus in lb.RUNS[run][0]:
             gold = dev_docs(corpus)
-            _cached(CACHE / f"{corpus}-dev-llm-{run}.jsonl", partial(_llm_predict, run, corpus, gold))
+            _cached(CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
             print(f"{run}: dev predictions on {len(gold)} {corpus} documents", flush=True)
 
 
@@ -271,7 +278,7 @@ def llm_rows(runs: list[str]) -> None:
         selector = _load_selector()
         dev = []
         for corpus in lb.RUNS[run][0]:
-            cached = CACHE / f"{corpus}-dev-llm-{run}.jsonl"
+            cached = CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl"
             if cached.is_file():
                 import bioner.io
 
@@ -283,8 +290,8 @@ def llm_rows(runs: list[str]) -> None:
         for corpus in lb.RUNS[run][0]:
             gold = lb.subset_docs(corpus)
             types = list(corpora.get(corpus).types)
-            pred = _cached(CACHE / f"{corpus}-test-llm-{run}.jsonl", partial(_llm_predict, run, corpus, gold))
-            _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA)", "llm", corpus,
+            pred = _cached(CACHE / f"{corpus}-test-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
+            _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA @{_adapter_id(run)})", "llm", corpus,
                                                       f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
 
 

@@ -40,3 +40,21 @@ def test_bench_script_imports(path: Path, monkeypatch: pytest.MonkeyPatch, isola
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, name, module)  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
+
+
+def test_the_selector_bench_interval_brackets_the_f1_change(monkeypatch: pytest.MonkeyPatch, isolated: None) -> None:
+    from bioner.doc import Document, Entity
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("_bench_selector_ci", BENCH / "selector.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "_bench_selector_ci", bench)
+    spec.loader.exec_module(bench)
+    gold = [Document(f"d{k}", "Aspirin may cause Reye syndrome.", [Entity(0, 7, "Chemical"), Entity(18, 31, "Disease")]) for k in range(40)]
+    noisy = [g.copy(entities=[*g.entities, Entity(11, 17, "Disease")]) if k % 2 else g.copy(entities=g.entities[:1]) for k, g in enumerate(gold)]
+    assert bench._doc_counts(gold, noisy, ["Chemical", "Disease"])[:2] == [(1, 1, 2), (2, 3, 2)]
+    assert bench._doc_counts(gold, noisy, ["Chemical"])[1] == (1, 1, 1)  # other types are not counted
+    assert bench._delta_f1_interval(gold, noisy, noisy, ["Chemical", "Disease"]) == [0.0, 0.0]  # no change, no spread
+    lo, hi = bench._delta_f1_interval(gold, noisy, gold, ["Chemical", "Disease"])  # perfect against F1 0.75: +25 points
+    assert 20.0 < lo <= 25.0 <= hi < 30.0
