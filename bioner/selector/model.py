@@ -47,7 +47,7 @@ class SelectorSettings:
     guards: dict[str, float] = field(default_factory=dict)
     # per engine: the weight w of the engine's own score in the decision, which is then made on
     # sigmoid(w * logit(score) + (1 - w) * logit(p)) (``fused``; chosen on dev with the threshold; absent or 0:
-    # the selector's probability p alone). Two weak but different judges beat either alone.
+    # the selector's probability p alone). Two different judges can separate what neither does alone.
     weights: dict[str, float] = field(default_factory=dict)
     context: int = 120  # characters of context on each side of the mention
     max_length: int = 160  # tokens of the encoded pair

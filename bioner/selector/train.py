@@ -10,6 +10,9 @@ cross-entropy on independent candidates does not ask for.
 The acceptance threshold is chosen on dev data to maximise strict micro F1 of the
 engines' dev predictions after selection (``choose_threshold``); the F1 without the
 selector is one of the points it chooses from, so on dev the selector never lowers it.
+For an engine that scores its entities, a guard on that score and a weight mixing it
+into the decision are chosen with the threshold (``choose_rule``), and the best cut on
+the engine's score alone is recorded as the control a selector has to beat (``engine_alone``).
 Without engine predictions on dev, the threshold maximises the F1 of accepting gold
 candidates among the dev candidates.
 """
@@ -333,7 +336,7 @@ def apply_rules(selector: Selector, rules: Mapping[str, Rule]) -> None:
 
 
 def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold and guard."""
+    """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold, weight and guard."""
     out = {}
     for s in scored:
         kind = engine_of(s.name)
