@@ -224,6 +224,7 @@ def span_rows(names: list[str]) -> None:
                                             list(labels), selector, note))
 
 
+@functools.cache
 def _adapter_id(run: str) -> str:
     """The run's adapter weights, in the LLM prediction cache's file names (a re-tuned adapter predicts anew)."""
     import hashlib
