@@ -3,6 +3,7 @@
 Run (every step resumes and caches; steps may run in separate processes or sessions):
     .venv/bin/python bench/zero_shot.py base ncbi-disease      # train the model without that unit (runs/zero-shot/UNIT/base)
     .venv/bin/python bench/zero_shot.py silver ncbi-disease    # teacher-annotate the raw pool with it, filter, train the student
+    .venv/bin/python bench/zero_shot.py silver s800 --silver-negative-types 0   # the same silver, a student asked only for the types found
     .venv/bin/python bench/zero_shot.py eval ncbi-disease      # score base (and student, when trained) on the unit's test splits
     .venv/bin/python bench/zero_shot.py fewshot ncbi-disease   # k = 10, 50, 200 sentences x DRAWS draws from the base model
     .venv/bin/python bench/zero_shot.py table                  # print both tables from bench/results/zero_shot.json
@@ -27,6 +28,10 @@ run once per label group (``SILVER_GROUPS``, the label sets the corpora were tra
 one prompt each) with ``bioner.annotate``; the groups are merged (union, ``merge_teachers``)
 keeping entities with score >= ``SILVER_MIN_SCORE``. The student: two-stage, a fresh model
 trained ``SILVER_STEPS`` steps on silver, then the same gold recipe as the base model.
+``--silver-negative-types P`` trains another student on the same silver (``student-negP``)
+whose silver sentences are asked for a type their teacher did not find there with
+probability P only (the recipe: 1, every type of the silver), so a mention the teacher
+missed is taught as "not an entity" less often (``SpanTrainOptions.silver_negative_types``).
 
 Few-shot (``fewshot UNIT``): from the unit's base model, fine-tuned on k sentences of the
 unit's train split (``bioner.sampling``, seeds 0..DRAWS-1), ``FEW_EPOCHS`` epochs (at least
@@ -122,7 +127,12 @@ def raw_pool() -> Path:
     return path
 
 
-def cmd_silver(unit: str, threads: int) -> Path:
+def _student(negatives: float | None) -> str:
+    """The student's run folder (and results variant): the recipe's, or one with other silver negatives."""
+    return "student" if negatives is None else f"student-neg{negatives:g}"
+
+
+def cmd_silver(unit: str, threads: int, negatives: float | None = None) -> Path:
     """Teacher annotation with the unit's base model, merged and filtered, then the two-stage student."""
     import bioner.io
     from bioner.annotate import annotate
@@ -146,7 +156,8 @@ def cmd_silver(unit: str, threads: int) -> Path:
         print(f"silver {unit}: kept {stats.kept}, dropped by score {stats.dropped_score}; per label "
               f"{ {k: dict(v) for k, v in stats.by_label.items()} }", flush=True)
     t0 = time.perf_counter()
-    opts = gold_options(unit, OUT / unit / "student", threads, silver=[str(silver)], silver_mode="two-stage", silver_steps=SILVER_STEPS)
+    opts = gold_options(unit, OUT / unit / _student(negatives), threads, silver=[str(silver)], silver_mode="two-stage", silver_steps=SILVER_STEPS,
+                        silver_negative_types=negatives)
     run = leave_out_model(unit, opts, log_every=LOG_EVERY, report=Report(skip_invalid=True))
     print(f"student {unit}: {run.model_dir} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return run.model_dir
@@ -163,7 +174,8 @@ def _score(model_dir: Path, corpus: str, threads: int) -> dict[str, Any]:
 
 
 def cmd_eval(unit: str, threads: int) -> None:
-    for variant in ("base", "student"):
+    others = sorted(p.name for p in (OUT / unit).glob("student-neg*"))
+    for variant in ("base", "student", *others):
         model_dir = OUT / unit / variant / MODEL_DIR
         if not model_dir.is_dir():
             continue
@@ -227,6 +239,7 @@ def table() -> str:
             base = f"| {b['docs']} | {b['gold']} | {b['p']:.2f} | {b['r']:.2f} | **{b['f1']:.2f}** | {b['relaxed_f1']:.2f}" if b else "| | | | | |"
             stud = f"| {s['f1']:.2f} | {s['relaxed_f1']:.2f}" if s else "| | "
             lines.append(f"| {unit} | {corpus} {base} {stud} | {ANCHORS.get(corpus, '')} |")
+    lines += _variant_rows(res)
     few = [v for k, v in res.items() if k.startswith("few/")]
     if few:
         lines += ["", "Few-shot: fine-tuned from the leave-one-out base model on k sentences of the target's train split "
@@ -246,11 +259,35 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def _f1(row: dict[str, Any] | None) -> str:
+    return f"{row['f1']:.2f}" if row else "-"
+
+
+def _variant_rows(res: dict[str, Any]) -> list[str]:
+    """Students trained on the same silver with fewer negative prompts (``--silver-negative-types``), beside the recipe's."""
+    order = list(UNITS)
+    rows = sorted(((order.index(v["unit"]), v["corpus"], v["variant"]), k) for k, v in res.items() if k.startswith("loo/student-neg"))
+    if not rows:
+        return []
+    lines = ["", "Silver stage, fewer negative prompts: the same silver, its sentences asked for a type the teacher did not find there "
+             "with probability P (the recipe's student: P = 1).", "",
+             "| left out | test corpus | silver negatives | strict P | strict R | **strict F1** | relaxed F1 | recipe's student (P = 1) strict F1 | base strict F1 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (_, _, variant), key in rows:
+        v = res[key]
+        recipe, base = (res.get(f"loo/{name}/{v['corpus']}") for name in ("student", "base"))
+        lines.append(f"| {v['unit']} | {v['corpus']} | {variant.removeprefix('student-neg')} | {v['p']:.2f} | {v['r']:.2f} | **{v['f1']:.2f}** | "
+                     f"{v['relaxed_f1']:.2f} | {_f1(recipe)} | {_f1(base)} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=("base", "silver", "eval", "fewshot", "table"))
     ap.add_argument("names", nargs="*", help="units (base, silver, eval) or few-shot targets (fewshot)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--silver-negative-types", type=float, default=None, metavar="P",
+                    help="silver: train a student whose silver sentences are asked for types their teacher did not find with probability P")
     args = ap.parse_args()
     import torch
 
@@ -262,7 +299,10 @@ def main() -> None:
     for name in args.names or list(choices):
         if name not in choices:
             raise SystemExit(f"unknown name {name!r}; one of: {', '.join(choices)}")
-        {"base": cmd_base, "silver": cmd_silver, "eval": cmd_eval, "fewshot": cmd_fewshot}[args.command](name, args.threads)
+        if args.command == "silver":
+            cmd_silver(name, args.threads, args.silver_negative_types)
+        else:
+            {"base": cmd_base, "eval": cmd_eval, "fewshot": cmd_fewshot}[args.command](name, args.threads)
     _report()
 
 

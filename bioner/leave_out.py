@@ -120,7 +120,7 @@ def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = Fal
             raise BionerError("E608", f"{out} holds a model trained without {have.get('corpus')!r}, not {corpus!r}", file=record,
                               hint="give another --run-dir")
         if have.get("finished") and (out / MODEL_DIR).is_dir():
-            if have.get("options") != wanted["options"]:
+            if not _same_options(have.get("options") or {}, options):
                 raise BionerError("E608", f"{out} holds a model trained with other options", file=record,
                                   hint="give another --run-dir, or delete the folder to train again")
             return LeaveOutRun(corpus, tuple(have["trained_on"]), out / MODEL_DIR, False)
@@ -129,6 +129,14 @@ def leave_out_model(corpus: str, opts: SpanTrainOptions, *, progress: bool = Fal
     run = train_span_model(opts, progress=progress, log_every=log_every, report=report)
     _write_json(record, {**wanted, "finished": run.result.finished})
     return LeaveOutRun(corpus, tuple(train), run.model_dir, True)
+
+
+def _same_options(recorded: dict[str, object], options: dict[str, object]) -> bool:
+    """A record written before an option existed holds that option's default."""
+    from bioner.cli.train import SpanTrainOptions
+
+    defaults = {k: v for k, v in asdict(SpanTrainOptions()).items() if k not in _NOT_IDENTITY}
+    return {**defaults, **recorded} == options
 
 
 def _write_json(path: Path, data: dict[str, object]) -> None:

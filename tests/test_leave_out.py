@@ -52,6 +52,18 @@ def test_leave_out_trains_once_scores_the_left_out_corpus_and_guards_its_folder(
     assert record["options"]["labels"] == {"ncbi-disease": {"Disease": "disorder"}}  # the left-out corpus's prompts are dropped, not an error
     r = runner.invoke(app, args, env=env)
     assert r.exit_code == 0 and "Loaded" in r.stderr and json.loads(r.stdout) == scores  # not trained again, same scores
+    # a record written before an option existed holds its default; another value is another model
+    record = json.loads((run / RECORD).read_text(encoding="utf-8"))
+    del record["options"]["silver_negative_types"]
+    (run / RECORD).write_text(json.dumps(record), encoding="utf-8")
+    r = runner.invoke(app, args, env=env)
+    assert r.exit_code == 0 and "Loaded" in r.stderr, r.output
+    record["options"]["silver_negative_types"] = 0.5
+    (run / RECORD).write_text(json.dumps(record), encoding="utf-8")
+    r = runner.invoke(app, args, env=env)
+    assert r.exit_code == 2 and "[E608]" in r.stderr and "other options" in r.stderr
+    record["options"]["silver_negative_types"] = None
+    (run / RECORD).write_text(json.dumps(record), encoding="utf-8")
     r = runner.invoke(app, ["evaluate", "--leave-out", "ncbi-disease", "--run-dir", str(run), "--train-config", str(cfg)], env=env)
     assert r.exit_code == 2 and "[E608]" in r.stderr  # the config trains on ncbi-disease itself
     opts = SpanTrainOptions(output=str(run), corpus=["s800"], root=str(data_dir))

@@ -67,6 +67,11 @@ class SpanTrainOptions:
     ``silver_mode`` ``two-stage`` trains on silver alone first (``silver_steps`` steps,
     default one epoch, into ``<output>/silver``; dev = the gold dev data) and then on
     the gold data from there; ``mixed`` adds the silver groups to the gold ones.
+    ``silver_negative_types``: ``negative_types`` for the silver examples only (default:
+    the same as gold). A teacher that misses mentions of a type teaches, under that
+    type's prompt, that they are not entities; below 1 a silver sentence is asked for
+    fewer of the types its teacher did not find there (0: only the types found, or one
+    drawn at random when it found none).
     """
 
     corpus: list[str] = field(default_factory=list)
@@ -103,6 +108,7 @@ class SpanTrainOptions:
     silver: list[str] = field(default_factory=list)
     silver_mode: str = "two-stage"
     silver_steps: int | None = None
+    silver_negative_types: float | None = None
     seed: int = 0
     resume: bool = True
     root: str | None = None  # corpus data folder (default $BIONER_DATA)
@@ -324,6 +330,10 @@ def check_options(opts: SpanTrainOptions) -> None:
     for path in opts.silver:
         if not Path(path).exists():
             raise BionerError("E607", "silver file not found", file=path, hint="make one with bioner annotate / bioner silver merge")
+    for name in ("negative_types", "silver_negative_types"):
+        value = getattr(opts, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise BionerError("E607", f"{name} is {value}", hint="a probability between 0 and 1")
 
 
 def build_model(opts: SpanTrainOptions) -> SpanModel:
@@ -370,6 +380,8 @@ def train_span_model(opts: SpanTrainOptions, *, progress: bool = False, log_ever
     silver_result = None
     if silver is not None and opts.silver_mode == "mixed":
         data = SpanTrainData({**data.train, **silver.train}, data.dev, {**data.labels, **silver.labels})
+        if opts.silver_negative_types is not None:
+            extra["group_negative_types"] = dict.fromkeys(silver.train, opts.silver_negative_types)
     elif silver is not None:
         model, silver_result = _silver_stage(model, silver, data, opts, extra, progress=progress, log_every=log_every, report=report)
     result = train_span(model, data.train, data.dev or None, labels=data.labels, output_dir=opts.output, epochs=opts.epochs,
@@ -411,6 +423,8 @@ def _silver_stage(model: SpanModel, silver: SpanTrainData, gold: SpanTrainData, 
     stage_kw = {k: v for k, v in extra.items() if k not in ("max_steps", "schedule_steps")}
     if opts.silver_steps is not None:
         stage_kw["schedule_steps"] = opts.silver_steps
+    if opts.silver_negative_types is not None:
+        stage_kw["negative_types"] = opts.silver_negative_types
     result = train_span(model, silver.train, gold.dev or None, labels={**silver.labels, **gold.labels}, output_dir=out, epochs=1,
                         batch_size=opts.batch_size, resume=opts.resume, seed=opts.seed, progress=progress, log_every=log_every, report=report,
                         **stage_kw)
@@ -464,6 +478,7 @@ def span_command(
     silver: Annotated[list[str] | None, typer.Option("--silver", help="Silver (teacher-annotated) file to train on too (repeatable); see --silver-mode.")] = None,
     silver_mode: Annotated[str | None, typer.Option("--silver-mode", help="two-stage (silver first, into <output>/silver, then gold) or mixed (silver beside gold). (default: two-stage)")] = None,
     silver_steps: Annotated[int | None, typer.Option("--silver-steps", min=1, help="Steps of the two-stage silver stage. (default: one epoch of the silver data)")] = None,
+    silver_negative_types: Annotated[float | None, typer.Option("--silver-negative-types", min=0.0, max=1.0, help="Probability that a silver sentence is asked for a type its teacher did not find in it (lower it when the teacher misses mentions). (default: as gold, 1)")] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", min=1, help="Most words per window of a fresh model. (default: 256)")] = None,
     hidden_size: Annotated[int | None, typer.Option("--hidden-size", min=1, help="Span layer width of a fresh model. (default: gliner's 512)")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
@@ -476,7 +491,8 @@ def span_command(
         "corpus": corpus or [], "train_file": train_file or [], "dev_file": dev_file or [], "output": output, "encoder": encoder, "model": model,
         "kind": kind, "epochs": epochs, "batch_size": batch_size, "lr": lr, "max_steps": max_steps, "eval_every": eval_every, "threads": threads,
         "dev_sample": dev_sample, "train_sample": train_sample, "train_sentences": train_sentences, "schedule_steps": schedule_steps, "use_dev": use_dev,
-        "silver": silver or [], "silver_mode": silver_mode, "silver_steps": silver_steps, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
+        "silver": silver or [], "silver_mode": silver_mode, "silver_steps": silver_steps,
+        "silver_negative_types": silver_negative_types, "max_len": max_len, "hidden_size": hidden_size, "seed": seed, "resume": resume,
         "root": root,
     }
     try:

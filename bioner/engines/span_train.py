@@ -14,8 +14,8 @@ Examples. Each document is cut into sentences (``Document.sentences`` or
 tokens or ``tokenize`` tokens, split at every entity boundary so that each entity is a
 whole number of words. An example's label prompt is the types it mentions plus the
 other types of its corpus as negatives (each kept with probability
-``negative_types``, and at least one label always, so entity-free sentences teach
-"nothing here"). Entities that cannot be a training span (discontinuous, wider than
+``negative_types``, or the group's own probability in ``group_negative_types``, and
+at least one label always, so entity-free sentences teach "nothing here"). Entities that cannot be a training span (discontinuous, wider than
 ``max_width`` words, cut at a window edge) are left out and counted as W604.
 """
 
@@ -25,7 +25,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,7 @@ def train_span(
     warmup: float = 0.1,
     max_grad_norm: float = 1.0,
     negative_types: float = 1.0,
+    group_negative_types: Mapping[str, float] | None = None,
     loss_options: Mapping[str, Any] | None = None,
     eval_every: int | None = None,
     early_stopping_patience: int | None = None,
@@ -301,6 +302,11 @@ def train_span(
     registry's natural labels). ``lr`` is the encoders' learning rate, ``others_lr``
     (default 5 x lr) the span and prompt layers'. ``loss_options`` go to gliner's loss
     (``alpha``, ``gamma`` for focal loss, ``reduction``; default focal loss, alpha 0.75, gamma 2, summed).
+    ``negative_types``: the probability that a type of the group's label set an example
+    does not mention is in its prompt (as a type to answer "none" for);
+    ``group_negative_types`` (group name -> probability) overrides it for some groups,
+    e.g. silver data whose teacher misses mentions: every mention it missed under a
+    prompted type is taught as "not an entity".
     Dev is scored with strict micro F1 after every epoch, or every ``eval_every``
     steps; ``early_stopping_patience`` evaluations without improvement stop training,
     and the best weights (saved in ``output_dir/best``) are loaded back at the end.
@@ -338,7 +344,19 @@ def train_span(
     sched = scheduler(opt, total, warmup)
     loss_kw = {"alpha": 0.75, "gamma": 2.0, "reduction": "sum", **(loss_options or {})}
     pred_kw = {"pack_sentences": False, "batch_size": 16, **(predict_options or {})}
+    per_group = dict(group_negative_types or {})
+    for name, prob in [("negative_types", negative_types), *per_group.items()]:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"{name}: a probability between 0 and 1, got {prob}")
+    unknown = sorted(set(per_group) - {g.name for g in train_groups})
+    if unknown:
+        raise ValueError(f"group_negative_types names groups that are not in the training data: {', '.join(unknown)}")
     fp = _fingerprint(examples, batch_size, epochs, seed, model, length_buckets)
+    if negative_types != 1.0 or per_group:  # other prompts, another run (the default keeps older checkpoints resumable)
+        fp["negative_types"] = {"": negative_types, **per_group}
+
+    def negatives(group: str) -> float:
+        return per_group.get(group, negative_types)
 
     step, best_f1, best_step, bad_evals = 0, None, None, 0
     history: list[dict[str, Any]] = []
@@ -381,7 +399,7 @@ def train_span(
                 if batches is None or epoch != batches_epoch:
                     batches, batches_epoch = epoch_batches(examples, batch_size, seed, epoch, length_buckets), epoch
                 idx = batches[pos]
-                loss = _train_step(model, collator, [examples[i] for i in idx], random.Random(f"{seed}:step:{step}"), negative_types, loss_kw, opt, sched, max_grad_norm)
+                loss = _train_step(model, collator, [examples[i] for i in idx], random.Random(f"{seed}:step:{step}"), negatives, loss_kw, opt, sched, max_grad_norm)
                 losses.append(loss)
                 all_losses.append(loss)
                 step += 1
@@ -429,13 +447,13 @@ def train_span(
 
 
 def _train_step(
-    model: SpanModel, collator: Any, batch: Sequence[Example], rng: random.Random, negative_types: float,
+    model: SpanModel, collator: Any, batch: Sequence[Example], rng: random.Random, negatives: Callable[[str], float],
     loss_kw: Mapping[str, Any], opt: Any, sched: Any, max_grad_norm: float,
 ) -> float:
     import torch
 
     model.gliner.train()
-    prompts = [example_prompts(ex, rng, negative_types) for ex in batch]
+    prompts = [example_prompts(ex, rng, negatives(ex.group)) for ex in batch]
     inputs = collator([ex.gliner() for ex in batch], entity_types=prompts)
     dev = model.device
     inputs = {k: v.to(dev) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}

@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bioner.doc import Document, Entity
 from bioner.engines import training
@@ -308,7 +308,7 @@ def engine_alone(scored: Sequence[_Scored]) -> dict[str, float]:
     for kind in sorted({engine_of(s.name) for s in scored}):
         part = [s for s in scored if engine_of(s.name) == kind]
         if all(e is not None for s in part for e in s.scores) and any(s.scores for s in part):
-            own = [_Scored(s.name, s.gold, [(e, h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores) for s in part]
+            own = [_Scored(s.name, s.gold, [(cast(float, e), h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores) for s in part]  # none is None (checked)
             out[kind] = round(choose_threshold(own)[0], 6)
     return out
 

@@ -194,3 +194,32 @@ def test_mixed_silver_and_few_shot_sentences(files: tuple[Path, Path], tmp_path:
     assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "two-stage, mixed" in r.stderr
     r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
     assert r.exit_code == 2 and r.stderr.startswith("[E607]") and "nope.jsonl" in r.stderr
+    r = runner.invoke(app, ["train", "span", "--train-file", str(train), "--silver", str(silver), "--silver-negative-types", "1.5", "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--silver-negative-types" in r.output
+    with pytest.raises(BionerError, match="E607"):
+        train_span_model(SpanTrainOptions(train_file=[str(train)], silver=[str(silver)], silver_negative_types=-0.1))
+
+
+def test_silver_negative_types_reach_the_silver_examples_only(files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bioner.engines.span_train as span_train
+    from bioner.cli.train import train_span_model
+
+    train, _ = files
+    silver = tmp_path / "silver.jsonl"
+    bioner.io.write([Document("s1", "Asthma was treated with ibuprofen.", [Entity(0, 6, "disease", score=0.9)])], silver)
+    calls: list[dict[str, object]] = []
+    real = span_train.train_span
+
+    def spy(model: SpanModel, train_data: object, dev: object = None, **kw: object) -> span_train.TrainResult:
+        calls.append({"groups": sorted(train_data), "negative_types": kw.get("negative_types"), "group_negative_types": kw.get("group_negative_types")})  # type: ignore[call-overload]
+        return real(model, train_data, dev, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(span_train, "train_span", spy)
+    common = dict(train_file=[str(train)], silver=[str(silver)], silver_negative_types=0.25, hidden_size=32, max_len=64, batch_size=2, threads=1,
+                  schedule_steps=1, silver_steps=1, use_dev=False)
+    train_span_model(SpanTrainOptions(**common, silver_mode="mixed", output=str(tmp_path / "mixed")))  # type: ignore[arg-type]
+    assert calls == [{"groups": sorted([str(train), f"silver:{silver}"]), "negative_types": None, "group_negative_types": {f"silver:{silver}": 0.25}}]
+    calls.clear()
+    train_span_model(SpanTrainOptions(**common, silver_mode="two-stage", output=str(tmp_path / "two")))  # type: ignore[arg-type]
+    assert calls == [{"groups": [f"silver:{silver}"], "negative_types": 0.25, "group_negative_types": None},
+                     {"groups": [str(train)], "negative_types": None, "group_negative_types": None}]  # the gold stage keeps its own

@@ -299,6 +299,37 @@ def test_training_learns_the_drug_names(tmp_path: Path) -> None:
         train_span(m, [(d, CHEM) for d in train], output_dir=tmp_path / "q2", epochs=1, progress=False)
 
 
+def test_group_negative_types_ask_silver_only_for_what_its_teacher_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bioner.engines.span_train as span_train
+
+    gold = [Document("g", "Aspirin reduced the fever.", [Entity(0, 7, "Chemical")])]
+    # the teacher found the disease but missed the drug; the second sentence has nothing it found
+    silver = [Document(f"s{i}", "Ibuprofen eased the asthma.", [Entity(20, 26, "Disease")]) for i in range(3)] + [Document("e", "Nothing was found.")]
+    asked: list[tuple[str, bool, list[str]]] = []
+    real = span_train.example_prompts
+
+    def spy(ex: Example, rng: random.Random, negative_types: float) -> list[str]:
+        prompts = real(ex, rng, negative_types)
+        asked.append((ex.group, bool(ex.spans), prompts))
+        return prompts
+
+    monkeypatch.setattr(span_train, "example_prompts", spy)
+    data, labels = {"gold": gold, "silver": silver}, {"gold": TWO, "silver": TWO}
+    kw = dict(labels=labels, epochs=1, batch_size=5, progress=False, seed=0)
+    train_span(_fresh(), data, output_dir=tmp_path / "a", group_negative_types={"silver": 0.0}, **kw)
+    assert [sorted(p) for g, _, p in asked if g == "gold"] == [sorted(TWO.values())]  # gold keeps every negative type (default 1)
+    assert [p for g, found, p in asked if g == "silver" and found] == [["disease"]] * 3  # never asked for the drug its teacher missed
+    assert [len(p) for g, found, p in asked if g == "silver" and not found] == [1]  # nothing found: one type to say "none" to
+    # the prompts belong to the run: a checkpoint of other negatives is another run
+    train_span(_fresh(), data, output_dir=tmp_path / "b", max_steps=1, save_every=1, **kw)
+    with pytest.raises(BionerError, match="E603"):
+        train_span(_fresh(), data, output_dir=tmp_path / "b", group_negative_types={"silver": 0.0}, **kw)
+    with pytest.raises(ValueError, match="not in the training data: silvr"):
+        train_span(_fresh(), data, output_dir=tmp_path / "c", group_negative_types={"silvr": 0.0}, **kw)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        train_span(_fresh(), data, output_dir=tmp_path / "c", negative_types=1.5, **kw)
+
+
 def test_epoch_batches_cover_every_example_once_and_group_lengths() -> None:
     rng = random.Random(5)
     exs = [Example(tuple("w" * rng.randint(1, 60)), (), (("A", "a"),), "g") for _ in range(203)]
