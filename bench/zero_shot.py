@@ -5,6 +5,7 @@ Run (every step resumes and caches; steps may run in separate processes or sessi
     .venv/bin/python bench/zero_shot.py silver ncbi-disease    # teacher-annotate the raw pool with it, filter, train the student
     .venv/bin/python bench/zero_shot.py silver s800 --silver-negative-types 0   # the same silver, a student asked only for the types found
     .venv/bin/python bench/zero_shot.py eval ncbi-disease      # score base (and student, when trained) on the unit's test splits
+    .venv/bin/python bench/zero_shot.py eval bc2gm --base-again   # also score a base retrained since its first score
     .venv/bin/python bench/zero_shot.py fewshot ncbi-disease   # k = 10, 50, 200 sentences x DRAWS draws from the base model
     .venv/bin/python bench/zero_shot.py table                  # print both tables from bench/results/zero_shot.json
 
@@ -173,10 +174,16 @@ def _score(model_dir: Path, corpus: str, threads: int) -> dict[str, Any]:
             "relaxed_f1": 100 * r["f1"], "seconds": round(time.perf_counter() - t0)}
 
 
-def cmd_eval(unit: str, threads: int) -> None:
+def cmd_eval(unit: str, threads: int, base_again: bool = False) -> None:
+    """Score every trained variant of the unit once; ``base_again``: also score today's base as ``base-again``.
+
+    A base retrained in a later session (same recipe and seed) is close to, not bit-identical
+    with, the one scored first, and it is the teacher of the students trained from it: scored
+    again it gives those students a paired baseline.
+    """
     others = sorted(p.name for p in (OUT / unit).glob("student-neg*"))
-    for variant in ("base", "student", *others):
-        model_dir = OUT / unit / variant / MODEL_DIR
+    for variant in ("base", *(("base-again",) if base_again else ()), "student", *others):
+        model_dir = OUT / unit / variant.removesuffix("-again") / MODEL_DIR
         if not model_dir.is_dir():
             continue
         for corpus in UNITS[unit]:
@@ -270,14 +277,18 @@ def _variant_rows(res: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     lines = ["", "Silver stage, fewer negative prompts: the same silver, its sentences asked for a type the teacher did not find there "
-             "with probability P (the recipe's student: P = 1).", "",
-             "| left out | test corpus | silver negatives | strict P | strict R | **strict F1** | relaxed F1 | recipe's student (P = 1) strict F1 | base strict F1 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "with probability P (the recipe's student: P = 1). `base again`: the unit's base model retrained in a later session "
+             "(same recipe and seed, close to but not bit-identical with the first; `eval UNIT --base-again`); where it is given, it "
+             "was the teacher of that row's silver, so it is the row's paired baseline, and the recipe's student (taught by the first "
+             "base) is not.", "",
+             "| left out | test corpus | silver negatives | strict P | strict R | **strict F1** | relaxed F1 | recipe's student (P = 1) strict F1 "
+             "| base strict F1 | base again strict F1 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (_, _, variant), key in rows:
         v = res[key]
-        recipe, base = (res.get(f"loo/{name}/{v['corpus']}") for name in ("student", "base"))
+        recipe, base, again = (res.get(f"loo/{name}/{v['corpus']}") for name in ("student", "base", "base-again"))
         lines.append(f"| {v['unit']} | {v['corpus']} | {variant.removeprefix('student-neg')} | {v['p']:.2f} | {v['r']:.2f} | **{v['f1']:.2f}** | "
-                     f"{v['relaxed_f1']:.2f} | {_f1(recipe)} | {_f1(base)} |")
+                     f"{v['relaxed_f1']:.2f} | {_f1(recipe)} | {_f1(base)} | {_f1(again)} |")
     return lines
 
 
@@ -288,6 +299,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--silver-negative-types", type=float, default=None, metavar="P",
                     help="silver: train a student whose silver sentences are asked for types their teacher did not find with probability P")
+    ap.add_argument("--base-again", action="store_true",
+                    help="eval: also score the base model as it is now (retrained since its first score) as variant base-again")
     args = ap.parse_args()
     import torch
 
@@ -301,8 +314,10 @@ def main() -> None:
             raise SystemExit(f"unknown name {name!r}; one of: {', '.join(choices)}")
         if args.command == "silver":
             cmd_silver(name, args.threads, args.silver_negative_types)
+        elif args.command == "eval":
+            cmd_eval(name, args.threads, args.base_again)
         else:
-            {"base": cmd_base, "eval": cmd_eval, "fewshot": cmd_fewshot}[args.command](name, args.threads)
+            {"base": cmd_base, "fewshot": cmd_fewshot}[args.command](name, args.threads)
     _report()
 
 

@@ -65,9 +65,10 @@ def test_the_zero_shot_table_shows_each_silver_variant_beside_the_recipe(monkeyp
     bench = _load(BENCH / "zero_shot.py", monkeypatch)
     row = {"unit": "s800", "corpus": "s800", "docs": 2, "gold": 9, "p": 50.0, "r": 25.0, "f1": 33.333, "relaxed_f1": 40.0}
     res = {"loo/base/s800": {**row, "variant": "base", "f1": 25.41}, "loo/student/s800": {**row, "variant": "student", "f1": 6.16},
+           "loo/base-again/linnaeus": {**row, "unit": "linnaeus", "corpus": "linnaeus", "variant": "base-again", "f1": 24.0},
            "loo/student-neg0/s800": {**row, "variant": "student-neg0"}, "loo/student-neg0.25/linnaeus": {**row, "unit": "linnaeus", "corpus": "linnaeus", "variant": "student-neg0.25"}}
     lines = bench._variant_rows(res)
-    assert lines[-2:] == ["| linnaeus | linnaeus | 0.25 | 50.00 | 25.00 | **33.33** | 40.00 | - | - |",
-                          "| s800 | s800 | 0 | 50.00 | 25.00 | **33.33** | 40.00 | 6.16 | 25.41 |"]
+    assert lines[-2:] == ["| linnaeus | linnaeus | 0.25 | 50.00 | 25.00 | **33.33** | 40.00 | - | - | 24.00 |",  # its own teacher re-scored
+                          "| s800 | s800 | 0 | 50.00 | 25.00 | **33.33** | 40.00 | 6.16 | 25.41 | - |"]
     assert bench._variant_rows({k: v for k, v in res.items() if "neg" not in k}) == []  # no variant, no extra table
     assert [bench._student(n) for n in (None, 0.0, 0.25)] == ["student", "student-neg0", "student-neg0.25"]
