@@ -183,7 +183,7 @@ def cmd_eval(unit: str, threads: int, base_again: bool = False) -> None:
     """
     others = sorted(p.name for p in (OUT / unit).glob("student-neg*"))
     for variant in ("base", *(("base-again",) if base_again else ()), "student", *others):
-        model_dir = OUT / unit / variant.removesuffix("-again") / MODEL_DIR
+        model_dir = OUT / unit / ("base" if variant == "base-again" else variant) / MODEL_DIR  # base-again: the base folder, scored anew
         if not model_dir.is_dir():
             continue
         for corpus in UNITS[unit]:
