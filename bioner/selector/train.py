@@ -68,6 +68,9 @@ class SelectorTrainConfig:
     seed: int = 0
     guard: bool = True  # also try a guard on engine scores when choosing each engine's threshold (``choose_guard``)
     fuse: bool = True  # also try mixing the engine's score into the decision (``choose_rule``, ``model.fused``)
+    # keep the base's token embeddings fixed: in a large-vocabulary causal LM (Gemma: 170M of 268M weights) they are
+    # most of the model, a few thousand candidates touch a sliver of their rows, and Adam's state for them costs 1.4 GB
+    freeze_embeddings: bool = False
 
 
 @dataclass
@@ -152,6 +155,8 @@ def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: 
     for c in cands:
         h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
     keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse")}  # calibration only
+    if not config.freeze_embeddings:
+        del keep["freeze_embeddings"]  # added later: checkpoints made before it still resume
     h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -163,6 +168,8 @@ def _optimizer(selector: Selector, config: SelectorTrainConfig) -> Any:
     body: list[Any] = []
     head: list[Any] = []
     for name, p in selector.model.named_parameters():
+        if not p.requires_grad:
+            continue
         (body if prefix and name.startswith(prefix + ".") else head).append(p)
     return torch.optim.AdamW([{"params": body, "lr": config.lr}, {"params": head, "lr": config.head_lr}],
                              weight_decay=config.weight_decay)
@@ -407,6 +414,8 @@ def train_selector(
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     model = selector.model
+    if config.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     opt = _optimizer(selector, config)
     sched = training.scheduler(opt, total, config.warmup)
     step = 0

@@ -128,6 +128,20 @@ def test_train_resumes_bit_exactly_and_calibrates_on_dev(tiny_encoder: Path, tmp
     assert exc.value.code == "E623"
 
 
+def test_frozen_embeddings_stay_put_while_the_rest_learns(tiny_encoder: Path, tmp_path: Path) -> None:
+    before = Selector.create(tiny_encoder, context=40, max_length=64).model.state_dict()
+    sel, result = _train(tiny_encoder, tmp_path / "frozen", freeze_embeddings=True)
+    assert result.finished
+    after = sel.model.state_dict()
+    emb = next(k for k in after if k.endswith("word_embeddings.weight"))
+    assert torch.equal(before[emb].half().float(), after[emb])  # the saved selector is calibrated with float16 weights
+    assert any(not torch.equal(before[k].half().float(), after[k]) for k in after if k != emb and after[k].is_floating_point())
+    # a frozen run is another run: its checkpoint does not resume an unfrozen one
+    with pytest.raises(BionerError) as exc:
+        _train(tiny_encoder, tmp_path / "frozen")
+    assert exc.value.code == "E623"
+
+
 def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Path, tmp_path: Path) -> None:
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     bioner.io.write(_docs(), train)
@@ -154,6 +168,16 @@ def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Pat
     assert r.exit_code != 0 and "--selector" in r.output
     r = runner.invoke(app, ["extract", "Aspirin.", "--selector", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "E620" in r.output
+
+
+def test_cli_freeze_embeddings_reaches_the_training(tiny_encoder: Path, tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    bioner.io.write(_docs(), data)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "selector", "--train-file", str(data), "--dev-file", str(data), "--base", str(tiny_encoder),
+                            "-o", str(out), "--batch-size", "8", "--threads", "1", "--freeze-embeddings"])
+    assert r.exit_code == 0, r.output
+    assert Selector.load(out / "selector").settings.trained_on["config"]["freeze_embeddings"] is True
 
 
 def test_sample_sizes_per_part() -> None:
