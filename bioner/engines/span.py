@@ -321,6 +321,7 @@ class SpanModel:
         device: str = "cpu",
         threads: int | None = None,
         name: str | None = None,
+        seed: int | None = None,
         **config: Any,
     ) -> SpanModel:
         """A fresh GLiNER span model on a pretrained Hugging Face encoder (Hub name or path).
@@ -328,8 +329,11 @@ class SpanModel:
         ``kind="bi"`` adds a label encoder (``labels_encoder``, default: ``encoder``).
         ``max_width`` is the longest span in words, ``max_len`` the most words per
         window. Other ``config`` keywords are GLiNERConfig fields (``dropout``,
-        ``hidden_size``, ``span_mode``, ``max_types`` ...); unknown ones raise.
+        ``hidden_size``, ``span_mode``, ``max_types`` ...); unknown ones raise. ``seed``
+        seeds torch before the new layers are drawn, so the same seed gives the same model
+        (None: torch's current random state).
         """
+        import torch
         from gliner import GLiNER, GLiNERConfig
 
         if kind not in KINDS:
@@ -345,6 +349,8 @@ class SpanModel:
         if kind == "bi":
             config["labels_encoder"] = os.fspath(labels_encoder) if labels_encoder is not None else enc
         cfg = GLiNERConfig(model_name=enc, max_width=max_width, max_len=max_len, **config)
+        if seed is not None:
+            torch.manual_seed(seed)
         try:
             # without backbone_from_pretrained the encoder is silently random
             model = GLiNER.from_config(cfg, backbone_from_pretrained=True)

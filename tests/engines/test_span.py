@@ -31,6 +31,28 @@ def _fresh(kind: str = "uni", max_len: int = 64) -> SpanModel:
     return SpanModel.create(ENCODER, kind=kind, max_len=max_len, threads=1)
 
 
+def test_a_seed_draws_the_same_new_layers_whatever_ran_before() -> None:
+    def weights(seed: int) -> dict[str, torch.Tensor]:
+        torch.rand(7)  # other draws before creation must not matter
+        return SpanModel.create(ENCODER, max_len=64, threads=1, seed=seed).gliner.model.state_dict()
+
+    a, b, c = weights(3), weights(3), weights(4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_cli_span_models_start_from_the_runs_seed() -> None:
+    from bioner.cli.train import SpanTrainOptions, build_model
+
+    def first_layer(seed: int) -> torch.Tensor:
+        torch.rand(7)
+        state = build_model(SpanTrainOptions(train_file=["unread.jsonl"], seed=seed, threads=1, max_len=64)).gliner.model.state_dict()
+        return next(v for k, v in state.items() if "span_rep" in k and v.dim() == 2)
+
+    assert torch.equal(first_layer(1), first_layer(1))
+    assert not torch.equal(first_layer(1), first_layer(2))
+
+
 @pytest.fixture(scope="module")
 def model() -> SpanModel:
     """One untrained uni-encoder for the tests that only read it."""
