@@ -177,9 +177,10 @@ def _score(model_dir: Path, corpus: str, threads: int) -> dict[str, Any]:
 def cmd_eval(unit: str, threads: int, base_again: bool = False) -> None:
     """Score every trained variant of the unit once; ``base_again``: also score today's base as ``base-again``.
 
-    A base retrained in a later session (same recipe and seed) is not bit-identical with the
-    one scored first (on 2026-12-06 the scores moved by up to 15 F1), and it is the teacher of
-    the students trained from it: scored again it gives those students a paired baseline.
+    A base retrained in a later session (same recipe and seed) was not the same model as the
+    one scored first (on 2026-12-06 the scores moved by up to 15 F1: the new layers' random
+    start was not seeded before 58b48b2), and it is the teacher of the students trained from
+    it: scored again it gives those students a paired baseline.
     """
     others = sorted(p.name for p in (OUT / unit).glob("student-neg*"))
     for variant in ("base", *(("base-again",) if base_again else ()), "student", *others):
@@ -278,7 +279,8 @@ def _variant_rows(res: dict[str, Any]) -> list[str]:
         return []
     lines = ["", "Silver stage, fewer negative prompts: the same silver, its sentences asked for a type the teacher did not find there "
              "with probability P (the recipe's student: P = 1). `base again`: the unit's base model retrained in a later session "
-             "(same recipe and seed, not bit-identical with the first; `eval UNIT --base-again`); where it is given, it "
+             "(same recipe and seed, but the new layers' random start was unseeded until 58b48b2, so in effect another "
+             "initialisation; `eval UNIT --base-again`); where it is given, it "
              "was the teacher of that row's silver, so it is the row's paired baseline, and the recipe's student (taught by the first "
              "base) is not.", "",
              "| left out | test corpus | silver negatives | strict P | strict R | **strict F1** | relaxed F1 | recipe's student (P = 1) strict F1 "
