@@ -307,6 +307,7 @@ def train_llm(
     if not rows:
         raise BionerError("E732", "no training samples fit", hint=f"raise max_len (now {config.max_len}) or give documents with text")
     if not hasattr(model, "peft_config"):
+        torch.manual_seed(config.seed)  # the adapter's random start is part of the run (a resumed run loads its own)
         model = add_lora(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)

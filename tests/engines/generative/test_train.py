@@ -186,6 +186,17 @@ def test_resume_continues_bit_for_bit(tiny_lm_dir: Path, tmp_path: Path) -> None
     assert a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
 
 
+def test_two_fresh_runs_with_one_seed_train_the_same_adapter(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    config = LLMTrainConfig(max_steps=2, batch_size=2, grad_accum=1, lr=1e-3, lora_r=4, lora_alpha=8, save_every=0)
+    runs = []
+    for name, draws in (("a", 1), ("b", 7)):
+        model, tok = _load(tiny_lm_dir)
+        torch.rand(draws)  # whatever ran before in the process must not matter
+        runs.append(train_llm(model, tok, _samples(), output_dir=tmp_path / name, config=config, progress=False))
+    a, b = ({n: p for n, p in r.model.named_parameters() if "lora_" in n} for r in runs)
+    assert runs[0].losses == runs[1].losses and a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
+
+
 def test_checkpoint_of_another_run_is_refused(tiny_lm_dir: Path, tmp_path: Path) -> None:
     model, tok = _load(tiny_lm_dir)
     config = LLMTrainConfig(max_steps=2, batch_size=2, grad_accum=1, lora_r=4, save_every=1)
