@@ -482,7 +482,7 @@ def span_command(
     silver_negative_types: Annotated[float | None, typer.Option("--silver-negative-types", min=0.0, max=1.0, help="Probability that a silver sentence is asked for a type its teacher did not find in it (lower it when the teacher misses mentions). (default: as gold, 1)")] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", min=1, help="Most words per window of a fresh model. (default: 256)")] = None,
     hidden_size: Annotated[int | None, typer.Option("--hidden-size", min=1, help="Span layer width of a fresh model. (default: gliner's 512)")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the new layers' random start, data order and sampling. (default: 0)")] = None,
     resume: Annotated[bool | None, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present. (default: resume)")] = None,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="NAME:TYPE=PROMPT: train corpus or file NAME's TYPE with this prompt instead of its registered label (repeatable).")] = None,

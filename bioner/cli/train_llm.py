@@ -164,7 +164,7 @@ def llm_command(
     train_sample: Annotated[int | None, typer.Option("--train-sample", min=1, help="Training documents per corpus/file (a fixed random sample).")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop this call after N steps in total (continue later).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of data order and sampling. (default: 0)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the adapter's random start, data order and sampling. (default: 0)")] = None,
     resume: Annotated[bool | None, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present. (default: resume)")] = None,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
 ) -> None:

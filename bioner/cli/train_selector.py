@@ -245,7 +245,7 @@ def selector_command(
         "of the weights: faster steps, 1.4 GB less optimizer state)."))] = False,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop this call after N steps in total (run again to continue).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of candidate sampling and batch order.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the new head's random start, candidate sampling and batch order.")] = 0,
     guard: Annotated[bool, typer.Option("--guard/--no-guard", help=(
         "Also choose, per engine that scores its entities, an engine score from which candidates are kept without the "
         "selector's vote (only when it raises dev F1)."))] = True,
