@@ -206,8 +206,7 @@ def train_selector_model(opts: SelectorRunOptions, config: SelectorTrainConfig |
         torch.set_num_threads(opts.threads)
     train, dev = load_selector_parts(opts, report)
     config = config or SelectorTrainConfig()
-    torch.manual_seed(config.seed)  # the new classification head's initial weights
-    selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length)
+    selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length, seed=config.seed)
     return train_selector(selector, train, dev, output_dir=opts.output, config=config, resume=resume,
                           progress=progress, log_every=0 if progress else 20)
 

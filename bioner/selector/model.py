@@ -145,8 +145,16 @@ class Selector:
     # ------------------------------------------------------------------ creating, saving, loading
 
     @classmethod
-    def create(cls, base: str | os.PathLike[str] | None = None, *, context: int = 120, max_length: int = 160) -> Selector:
-        """A new, untrained selector on ``base``: a Hugging Face encoder or causal LM (name or folder); None: MiniLM."""
+    def create(cls, base: str | os.PathLike[str] | None = None, *, context: int = 120, max_length: int = 160,
+               seed: int | None = None) -> Selector:
+        """A new, untrained selector on ``base``: a Hugging Face encoder or causal LM (name or folder); None: MiniLM.
+
+        ``seed`` seeds torch before the new classification head is drawn (None: torch's current random state).
+        """
+        if seed is not None:
+            import torch
+
+            torch.manual_seed(seed)
         source = _resolve_base(base)
         model, tokenizer = _load_hf(source, num_labels=1)
         return cls(model, tokenizer, SelectorSettings(base=os.fspath(base) if base is not None else "minilm", context=context,
