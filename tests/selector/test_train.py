@@ -260,12 +260,18 @@ def test_a_guard_on_the_engine_score_is_kept_only_when_it_helps_on_dev() -> None
     assert choose_guard([good])[0] is None
     rules = calibrate([span, _Scored("a/llm", 2, [(0.9, True), (0.1, False)])], fuse=False)
     assert set(rules) == {"span", "llm"} and rules["span"].guard == guard and rules["llm"].guard is None
-    assert calibrate([span], guard=False, fuse=False) == {"span": Rule(round(plain_cut, 6), None, 0.0, pytest.approx(plain_f1))}  # the threshold alone
+    assert calibrate([span], guard=False, fuse=False, objective="pooled") == {"span": Rule(round(plain_cut, 6), None, 0.0, pytest.approx(plain_f1))}  # the threshold alone
+    # one part: "no-loss" takes the same cut, its value the F1 gain over keeping everything
+    keep_all = 200 * 3 / (5 + 4)
+    assert calibrate([span], guard=False, fuse=False) == {"span": Rule(round(plain_cut, 6), None, 0.0, pytest.approx(plain_f1 - keep_all))}
     assert plain_cut >= 0.0
 
 
 def test_mixing_the_engine_score_in_is_chosen_only_when_two_judges_beat_one() -> None:
-    from bioner.selector.model import accepts, fused
+    from bioner.selector.model import decide, fused
+
+    def accepts(p: float, score: float, **rule: float) -> bool:
+        return decide("x", [Entity(0, 1, "Disease", score=score)], [p], **rule)[0]  # type: ignore[arg-type]
     from bioner.selector.train import choose_rule
 
     assert fused(0.3, None, 0.5) == 0.3 and fused(0.3, 0.9, 0.0) == 0.3  # no score, or weight 0: the selector alone
@@ -275,10 +281,11 @@ def test_mixing_the_engine_score_in_is_chosen_only_when_two_judges_beat_one() ->
     assert accepts(0.4, 0.8, threshold=0.5, weight=0.5) and not accepts(0.4, 0.8, threshold=0.5)
     # each judge alone ranks one miss above a hit; together they separate all four
     both = _Scored("a/span", 2, [(0.9, True), (0.6, False), (0.55, True), (0.2, False)], [0.6, 0.55, 0.9, 0.8])
-    plain = choose_rule([both], guard=False, fuse=False)
-    rule = choose_rule([both], guard=False)
-    assert plain.weight == 0.0 and plain.f1 < 100.0
-    assert 0.0 < rule.weight < 1.0 and rule.f1 == pytest.approx(100.0)
+    plain = choose_rule([both], guard=False, fuse=False, objective="pooled")
+    rule = choose_rule([both], guard=False, objective="pooled")
+    assert plain.weight == 0.0 and plain.value < 100.0
+    assert 0.0 < rule.weight < 1.0 and rule.value == pytest.approx(100.0)
+    assert choose_rule([both], guard=False) == Rule(rule.threshold, None, rule.weight, pytest.approx(100.0 - 200 * 2 / 6))  # the gain
     kept = [h for p, h in both.fused(rule.weight).hits if p >= rule.threshold]
     assert kept == [True, True]
     # where the selector alone already separates them, the score is not mixed in
@@ -325,3 +332,50 @@ def test_select_lets_guarded_entities_through_unscored(tiny_encoder: Path) -> No
     assert not unguarded.entities and "guard" not in unguarded.metadata["selector"]
     [forced] = sel.select([doc], engine="llm", threshold=1.0, guard=0.6)
     assert [e.key() for e in forced.entities] == [(0, 7, "Chemical"), (18, 31, "Disease")]
+
+
+def test_no_loss_objective_lets_no_dev_part_pay_for_the_pools_gain() -> None:
+    from bioner.selector.train import choose_cut
+
+    big = _Scored("big/span", 8, [(p, True) for p in (0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.58)] + [(p, False) for p in (0.5, 0.45, 0.4, 0.35)])
+    small = _Scored("small/span", 2, [(0.3, True), (0.25, True), (0.1, False)])  # another corpus: its right ones score lower
+    pooled_cut, _ = choose_cut([big, small], "pooled")
+    assert 0.5 < pooled_cut < 0.58  # best for the pool, and every right prediction of the small corpus is lost
+    cut, gain = choose_cut([big, small])
+    assert cut == pytest.approx(0.175) and gain == pytest.approx(10.0)  # the small corpus gains 20 points, the big one loses none
+    assert choose_cut([big]) == (pytest.approx(0.54), pytest.approx(200 * 8 / 16 - 200 * 8 / 20))  # alone, the big part takes its best cut
+    nothing_helps = _Scored("c/span", 2, [(0.2, True), (0.9, False), (0.1, True)])
+    assert choose_cut([nothing_helps]) == (0.0, 0.0)  # keeping everything is always allowed
+    with pytest.raises(ValueError, match="objective"):
+        choose_cut([big], "macro")
+
+
+def test_deciding_mentions_together_is_chosen_only_when_it_helps_on_dev(tiny_encoder: Path) -> None:
+    from bioner.selector.train import _scored, choose_rule
+
+    # one mention of a group is recognisable, its repeats are not; one wrong prediction stands alone
+    part = _Scored("a/llm", 3, [(0.9, True), (0.2, True), (0.2, True), (0.3, False)], [None] * 4, [0, 0, 0, 3])
+    rule = choose_rule([part])
+    assert rule.consistent and 0.3 < rule.threshold < 0.9 and rule.value == pytest.approx(100.0 - 200 * 3 / 7)
+    assert [h for p, h in part.decided(rule).hits if p >= rule.threshold] == [True, True, True]
+    assert not choose_rule([part], consistent=False).consistent
+    singles = _Scored("b/llm", 2, [(0.9, True), (0.2, True), (0.3, False)], [None] * 3, [0, 1, 2])
+    assert not choose_rule([singles]).consistent  # no group with two members: nothing to decide together
+    # dev predictions are grouped per document as the selector groups them in use
+    text = "Cowden disease (CD) is rare. CD causes hamartomas."
+    docs = [Document("d", text, [Entity(0, 14, "Disease"), Entity(16, 18, "Disease"), Entity(29, 31, "Disease")])]
+    pred = [docs[0].copy(entities=[*docs[0].entities, Entity(39, 49, "Disease")])]
+    [scored] = _scored(Selector.create(tiny_encoder), [Part("p", docs, ["Disease"], {"span": pred})], 8)
+    assert scored.groups == [0, 0, 0, 3] and [h for _, h in scored.hits] == [True, True, True, False]
+
+
+def test_cli_consistency_and_objective_reach_the_calibration(tiny_encoder: Path, tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    bioner.io.write(_docs(), data)
+    args = ["train", "selector", "--train-file", str(data), "--dev-file", str(data), "--base", str(tiny_encoder), "--batch-size", "8", "--threads", "1"]
+    r = runner.invoke(app, [*args, "-o", str(tmp_path / "run"), "--no-consistent", "--objective", "pooled"])
+    assert r.exit_code == 0, r.output
+    config = Selector.load(tmp_path / "run" / "selector").settings.trained_on["config"]
+    assert config["consistent"] is False and config["objective"] == "pooled"
+    r = runner.invoke(app, [*args, "-o", str(tmp_path / "bad"), "--objective", "macro"])
+    assert r.exit_code != 0 and "no-loss" in r.output and not (tmp_path / "bad").exists()
