@@ -1,0 +1,152 @@
+"""How the selector's decision rule is chosen, measured: each objective with and without mention groups, one trained selector.
+
+Run (after bench/selector.py span has cached the span engine's test predictions and the
+selector's probabilities for them):
+    .venv/bin/python bench/selector_rules.py runs/selector/g1c
+
+For the selector of a training run (``RUN/selector``), the span engine's dev predictions
+the run calibrated on (``RUN/predictions/CORPUS-dev-span-*.jsonl``, against the corpus's dev
+gold, matched by document id) are scored once (cached in runs/selector/bench/); then for
+each way of choosing a rule (``--objective`` pooled or no-loss, mention groups tried or
+not; guard and engine-score weight tried in all) the rule is chosen on those dev
+predictions exactly as ``bioner train selector`` does (``bioner.selector.train.calibrate``)
+and applied to the full test splits (``model.decide``). Strict micro P/R/F1 per corpus,
+with the paired-bootstrap 95% interval of the F1 change, as in bench/selector.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import selector as sb  # noqa: E402  (bench/selector.py: caches, scores, intervals)
+
+from bioner import corpora  # noqa: E402
+from bioner.doc import Document  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "selector_rules.json"
+TABLE = ROOT / "bench" / "results" / "selector_rules.md"
+VARIANTS = [("pooled", False), ("pooled", True), ("no-loss", False), ("no-loss", True)]  # (objective, mention groups tried)
+
+
+def _dev_parts(run: Path) -> list[Any]:
+    """The run's dev parts: its span predictions on each corpus's dev sample, with that sample's gold."""
+    import bioner.io
+    from bioner.selector.train import Part
+
+    parts = []
+    for corpus in sb.SPAN_CORPORA:
+        files = sorted((run / "predictions").glob(f"{corpus}-dev-span-*.jsonl"))
+        if len(files) != 1:
+            raise SystemExit(f"{run}/predictions: expected one {corpus}-dev-span-*.jsonl, found {len(files)}")
+        pred = list(bioner.io.read(files[0], "jsonl"))
+        gold_by_id = {d.id: d for d in corpora.load(corpus, "dev")}
+        gold = [gold_by_id[d.id] for d in pred]
+        if any(g.text != d.text for g, d in zip(gold, pred, strict=True)):
+            raise SystemExit(f"{files[0]}: a document's text differs from the {corpus} dev split")
+        parts.append(Part(corpus, gold, list(corpora.get(corpus).types), {"span": pred}))
+    return parts
+
+
+def _dev_scored(selector: Any, parts: list[Any]) -> list[Any]:
+    """``train._scored`` of the dev parts, cached per (selector weights, dev predictions)."""
+    from bioner.selector.train import _Scored, _scored
+
+    preds = hashlib.sha256(json.dumps([[d.id, [list(e.key()) for e in d.entities]] for p in parts for d in p.predictions["span"]]).encode())
+    path = sb.CACHE / f"dev-scored-{preds.hexdigest()[:8]}-{sb._selector_weights_id(sb.SELECTOR)}.json"
+    if path.is_file():
+        return [_Scored(s["name"], s["gold"], [tuple(h) for h in s["hits"]], s["scores"], s["groups"])
+                for s in json.loads(path.read_text(encoding="utf-8"))]
+    scored = _scored(selector, parts, 64)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([{"name": s.name, "gold": s.gold, "hits": s.hits, "scores": s.scores, "groups": s.groups} for s in scored]),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+    return scored
+
+
+def _test(selector: Any, corpus: str) -> tuple[list[Document], list[Document], list[list[float]]]:
+    """Gold, span predictions and the selector's probabilities on a full test split, from bench/selector.py's caches (scored if missing)."""
+    import bioner.io
+
+    gold = list(corpora.load(corpus, "test"))
+    model_id = sb._span_model_id()
+    cached = sb.CACHE / f"{corpus}-test-span-{model_id}.jsonl"
+    if not cached.is_file():
+        raise SystemExit(f"no cached span predictions {cached}; run bench/selector.py span first")
+    pred = list(bioner.io.read(cached, "jsonl"))
+    probs, _ = sb._probabilities(selector, f"span (shipped bioner-span-minilm @{model_id})|{corpus}|test, all {len(gold)}", pred)
+    return gold, pred, probs
+
+
+def run_variants(run: Path) -> None:
+    from bioner.models import corpus_labels
+    from bioner.selector.model import decide
+    from bioner.selector.train import calibrate
+
+    sb.SELECTOR = (run / "selector").resolve()
+    selector = sb._load_selector()
+    scored = _dev_scored(selector, _dev_parts(run))
+    tests = {c: _test(selector, c) for c in sb.SPAN_CORPORA}
+    for objective, together in VARIANTS:
+        rule = calibrate(scored, consistent=together, objective=objective)["span"]
+        row: dict[str, Any] = {"selector": os.path.relpath(sb.SELECTOR, ROOT), "objective": objective, "groups_tried": together,
+                               "rule": {"threshold": rule.threshold, "guard": rule.guard, "weight": rule.weight, "consistent": rule.consistent},
+                               "corpora": {}}
+        for corpus, (gold, pred, probs) in tests.items():
+            kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, threshold=rule.threshold, guard=rule.guard,
+                                                                           weight=rule.weight, consistent=rule.consistent), strict=True) if k])
+                    for d, ps in zip(pred, probs, strict=True)]
+            types = list(corpus_labels(corpus))
+            row["corpora"][corpus] = {"without": sb._scores(gold, pred, types), "with": sb._scores(gold, kept, types),
+                                      "delta_f1_95": sb._delta_f1_interval(gold, pred, kept, types)}
+        sb.add_result(RESULTS, f"{row['selector']}|{objective}|{together}", row, sb.CACHE)
+        print(objective, together, rule, {c: r["with"]["f1"] for c, r in row["corpora"].items()}, flush=True)
+
+
+def table() -> str:
+    results = sb.load_results(RESULTS)
+    head = "| selector | rule chosen by | mention groups tried | rule (threshold, guard, weight, groups) | " + " | ".join(
+        f"{c}: P | R | F1 | change [95%]" for c in sb.SPAN_CORPORA) + " |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for key in sorted(results):
+        r = results[key]
+        u = r["rule"]
+        cells = [r["selector"].split("/")[-2], r["objective"], "yes" if r["groups_tried"] else "no",
+                 f"{u['threshold']:.3g}, {'-' if u['guard'] is None else format(u['guard'], '.3g')}, {u['weight'] or '-'}, {'yes' if u['consistent'] else 'no'}"]
+        for c in sb.SPAN_CORPORA:
+            a, b = r["corpora"][c]["without"], r["corpora"][c]["with"]
+            lo, hi = r["corpora"][c]["delta_f1_95"]
+            cells += [f"{a['precision']} → {b['precision']}", f"{a['recall']} → {b['recall']}", f"{a['f1']} → **{b['f1']}**", f"{b['f1'] - a['f1']:+.2f} [{lo:+.2f}, {hi:+.2f}]"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, nargs="?", help="a selector training run folder (RUN/selector, RUN/predictions); none: print the table")
+    args = ap.parse_args()
+    if args.run is not None:
+        run_variants(args.run)
+    text = table()
+    print(text)
+    TABLE.write_text(
+        "The span engine (shipped bioner-span-minilm) on the full NCBI-disease, BC5CDR and BC2GM test splits, strict micro "
+        "P/R/F1 without → with one trained selector, its decision rule chosen on the run's dev predictions four ways "
+        "(`bioner train selector --objective pooled|no-loss`, `--consistent/--no-consistent`; guard and engine-score weight "
+        "tried in all). pooled: the rule with the best micro F1 over all dev predictions together; no-loss: among rules that "
+        "lower no dev corpus's F1, the one with the largest mean gain. Change: paired bootstrap over test documents (2,000 "
+        "resamples, seed 0). Rows: `.venv/bin/python bench/selector_rules.py runs/selector/NAME` (bench/selector.py span "
+        "first, for the cached test predictions and probabilities).\n\n" + text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
