@@ -12,6 +12,11 @@ not; guard and engine-score weight tried in all) the rule is chosen on those dev
 predictions exactly as ``bioner train selector`` does (``bioner.selector.train.calibrate``)
 and applied to the full test splits (``model.decide``). Strict micro P/R/F1 per corpus,
 with the paired-bootstrap 95% interval of the F1 change, as in bench/selector.py.
+
+The control rows (selector "none: span score") choose a rule the same four ways with no
+selector at all: the span engine's own score is the only judge (re-cut, and with mention
+groups tried, each mention decided on the best score of its group). Whatever a selector
+row gains beyond its control row is the selector's.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from bioner.doc import Document  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "selector_rules.json"
 TABLE = ROOT / "bench" / "results" / "selector_rules.md"
+CONTROL = "none: span score"  # the control rows' selector column
 VARIANTS = [("pooled", False), ("pooled", True), ("no-loss", False), ("no-loss", True)]  # (objective, mention groups tried)
 
 
@@ -90,26 +96,30 @@ def _test(selector: Any, corpus: str) -> tuple[list[Document], list[Document], l
 def run_variants(run: Path) -> None:
     from bioner.models import corpus_labels
     from bioner.selector.model import decide
-    from bioner.selector.train import calibrate
+    from bioner.selector.train import _Scored, calibrate
 
     sb.SELECTOR = (run / "selector").resolve()
     selector = sb._load_selector()
     scored = _dev_scored(selector, _dev_parts(run))
     tests = {c: _test(selector, c) for c in sb.SPAN_CORPORA}
-    for objective, together in VARIANTS:
-        rule = calibrate(scored, consistent=together, objective=objective)["span"]
-        row: dict[str, Any] = {"selector": os.path.relpath(sb.SELECTOR, ROOT), "objective": objective, "groups_tried": together,
-                               "rule": {"threshold": rule.threshold, "guard": rule.guard, "weight": rule.weight, "consistent": rule.consistent},
-                               "corpora": {}}
-        for corpus, (gold, pred, probs) in tests.items():
-            kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, threshold=rule.threshold, guard=rule.guard,
-                                                                           weight=rule.weight, consistent=rule.consistent), strict=True) if k])
-                    for d, ps in zip(pred, probs, strict=True)]
-            types = list(corpus_labels(corpus))
-            row["corpora"][corpus] = {"without": sb._scores(gold, pred, types), "with": sb._scores(gold, kept, types),
-                                      "delta_f1_95": sb._delta_f1_interval(gold, pred, kept, types)}
-        sb.add_result(RESULTS, f"{row['selector']}|{objective}|{together}", row, sb.CACHE)
-        print(objective, together, rule, {c: r["with"]["f1"] for c, r in row["corpora"].items()}, flush=True)
+    # the control: the engine's score in the selector's place (every span prediction has one)
+    own = [_Scored(s.name, s.gold, [(e, h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores, s.groups) for s in scored]
+    for name, dev, judged in ((os.path.relpath(sb.SELECTOR, ROOT), scored, True), (CONTROL, own, False)):
+        for objective, together in VARIANTS:
+            rule = calibrate(dev, consistent=together, objective=objective, guard=judged, fuse=judged)["span"]
+            row: dict[str, Any] = {"selector": name, "objective": objective, "groups_tried": together,
+                                   "rule": {"threshold": rule.threshold, "guard": rule.guard, "weight": rule.weight, "consistent": rule.consistent},
+                                   "corpora": {}}
+            for corpus, (gold, pred, probs) in tests.items():
+                kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps if judged else [e.score for e in d.entities],
+                                                                               threshold=rule.threshold, guard=rule.guard, weight=rule.weight,
+                                                                               consistent=rule.consistent), strict=True) if k])
+                        for d, ps in zip(pred, probs, strict=True)]
+                types = list(corpus_labels(corpus))
+                row["corpora"][corpus] = {"without": sb._scores(gold, pred, types), "with": sb._scores(gold, kept, types),
+                                          "delta_f1_95": sb._delta_f1_interval(gold, pred, kept, types)}
+            sb.add_result(RESULTS, f"{name}|{objective}|{together}", row, sb.CACHE)
+            print(name, objective, together, rule, {c: r["with"]["f1"] for c, r in row["corpora"].items()}, flush=True)
 
 
 def table() -> str:
@@ -117,10 +127,10 @@ def table() -> str:
     head = "| selector | rule chosen by | mention groups tried | rule (threshold, guard, weight, groups) | " + " | ".join(
         f"{c}: P | R | F1 | change [95%]" for c in sb.SPAN_CORPORA) + " |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for key in sorted(results):
+    for key in sorted(results, key=lambda k: (k.startswith(CONTROL), k)):
         r = results[key]
         u = r["rule"]
-        cells = [r["selector"].split("/")[-2], r["objective"], "yes" if r["groups_tried"] else "no",
+        cells = [r["selector"].split("/")[-2] if "/" in r["selector"] else r["selector"], r["objective"], "yes" if r["groups_tried"] else "no",
                  f"{u['threshold']:.3g}, {'-' if u['guard'] is None else format(u['guard'], '.3g')}, {u['weight'] or '-'}, {'yes' if u['consistent'] else 'no'}"]
         for c in sb.SPAN_CORPORA:
             a, b = r["corpora"][c]["without"], r["corpora"][c]["with"]
@@ -143,7 +153,9 @@ def main() -> None:
         "P/R/F1 without → with one trained selector, its decision rule chosen on the run's dev predictions four ways "
         "(`bioner train selector --objective pooled|no-loss`, `--consistent/--no-consistent`; guard and engine-score weight "
         "tried in all). pooled: the rule with the best micro F1 over all dev predictions together; no-loss: among rules that "
-        "lower no dev corpus's F1, the one with the largest mean gain. Change: paired bootstrap over test documents (2,000 "
+        "lower no dev corpus's F1, the one with the largest mean gain. Control rows (`none: span score`): the same four "
+        "ways with the span engine's own score in the selector's place (re-cut; with groups, each mention on its group's best "
+        "score), no selector at all. Change: paired bootstrap over test documents (2,000 "
         "resamples, seed 0). Rows: `.venv/bin/python bench/selector_rules.py runs/selector/NAME` (bench/selector.py span "
         "first, for the cached test predictions and probabilities).\n\n" + text + "\n", encoding="utf-8")
 
