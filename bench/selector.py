@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,15 +127,13 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
          selector: Any, threshold_note: str, objective: str) -> dict[str, Any]:
     n = sum(len(d.entities) for d in pred)
     probs, seconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}", pred)
-    from bioner.selector.model import decide, passes_guard
+    from bioner.selector.model import passes_guard
 
     cut, guard, weight = selector.threshold_for(kind), selector.guard_for(kind), selector.weight_for(kind)
     consistent = selector.consistent_for(kind)
     # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the
     # score), mentions of one group together when ``consistent``
-    kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, threshold=cut, guard=guard, weight=weight,
-                                                                  consistent=consistent), strict=True) if k])
-            for d, ps in zip(pred, probs, strict=True)]
+    kept = kept_by(pred, probs, threshold=cut, guard=guard, weight=weight, consistent=consistent)
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     # the control: the engine's own score, re-cut where it is best on the same dev predictions (no selector at all)
@@ -151,6 +150,14 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
           f"threshold {row['threshold']}; {row['ms_per_candidate']} ms/candidate", flush=True)
     return row
+
+
+def kept_by(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], **rule: Any) -> list[Document]:
+    """The documents with the entities ``model.decide`` keeps under ``rule`` given their probabilities (what select() keeps)."""
+    from bioner.selector.model import decide
+
+    return [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, **rule), strict=True) if k])
+            for d, ps in zip(pred, probs, strict=True)]
 
 
 @functools.cache

@@ -95,7 +95,6 @@ def _test(selector: Any, corpus: str) -> tuple[list[Document], list[Document], l
 
 def run_variants(run: Path) -> None:
     from bioner.models import corpus_labels
-    from bioner.selector.model import decide
     from bioner.selector.train import _Scored, calibrate
 
     sb.SELECTOR = (run / "selector").resolve()
@@ -111,10 +110,8 @@ def run_variants(run: Path) -> None:
                                    "rule": {"threshold": rule.threshold, "guard": rule.guard, "weight": rule.weight, "consistent": rule.consistent},
                                    "corpora": {}}
             for corpus, (gold, pred, probs) in tests.items():
-                kept = [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps if judged else [e.score for e in d.entities],
-                                                                               threshold=rule.threshold, guard=rule.guard, weight=rule.weight,
-                                                                               consistent=rule.consistent), strict=True) if k])
-                        for d, ps in zip(pred, probs, strict=True)]
+                judge = probs if judged else [[e.score for e in d.entities] for d in pred]
+                kept = sb.kept_by(pred, judge, threshold=rule.threshold, guard=rule.guard, weight=rule.weight, consistent=rule.consistent)
                 types = list(corpus_labels(corpus))
                 row["corpora"][corpus] = {"without": sb._scores(gold, pred, types), "with": sb._scores(gold, kept, types),
                                           "delta_f1_95": sb._delta_f1_interval(gold, pred, kept, types)}
