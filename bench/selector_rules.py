@@ -13,8 +13,8 @@ predictions exactly as ``bioner train selector`` does (``bioner.selector.train.c
 and applied to the full test splits (``model.decide``). Strict micro P/R/F1 per corpus,
 with the paired-bootstrap 95% interval of the F1 change, as in bench/selector.py.
 
-The control rows (selector "none: span score") choose a rule the same four ways with no
-selector at all: the span engine's own score is the only judge (re-cut, and with mention
+The control rows (selector "none: span score (RUN's dev)") choose a rule the same four ways,
+on the same run's dev predictions, with no selector at all: the span engine's own score is the only judge (re-cut, and with mention
 groups tried, each mention decided on the best score of its group). Whatever a selector
 row gains beyond its control row is the selector's.
 """
@@ -103,7 +103,8 @@ def run_variants(run: Path) -> None:
     tests = {c: _test(selector, c) for c in sb.SPAN_CORPORA}
     # the control: the engine's score in the selector's place (every span prediction has one)
     own = [_Scored(s.name, s.gold, [(e, h) for (_, h), e in zip(s.hits, s.scores, strict=True)], s.scores, s.groups) for s in scored]
-    for name, dev, judged in ((os.path.relpath(sb.SELECTOR, ROOT), scored, True), (CONTROL, own, False)):
+    # a control belongs to its run: runs calibrate on different dev samples
+    for name, dev, judged in ((os.path.relpath(sb.SELECTOR, ROOT), scored, True), (f"{CONTROL} ({run.name}'s dev)", own, False)):
         for objective, together in VARIANTS:
             rule = calibrate(dev, consistent=together, objective=objective, guard=judged, fuse=judged)["span"]
             row: dict[str, Any] = {"selector": name, "objective": objective, "groups_tried": together,
@@ -150,8 +151,8 @@ def main() -> None:
         "P/R/F1 without → with one trained selector, its decision rule chosen on the run's dev predictions four ways "
         "(`bioner train selector --objective pooled|no-loss`, `--consistent/--no-consistent`; guard and engine-score weight "
         "tried in all). pooled: the rule with the best micro F1 over all dev predictions together; no-loss: among rules that "
-        "lower no dev corpus's F1, the one with the largest mean gain. Control rows (`none: span score`): the same four "
-        "ways with the span engine's own score in the selector's place (re-cut; with groups, each mention on its group's best "
+        "lower no dev corpus's F1, the one with the largest mean gain. Control rows (`none: span score (RUN's dev)`): the same "
+        "four ways, on that run's dev predictions, with the span engine's own score in the selector's place (re-cut; with groups, each mention on its group's best "
         "score), no selector at all. Change: paired bootstrap over test documents (2,000 "
         "resamples, seed 0). Rows: `.venv/bin/python bench/selector_rules.py runs/selector/NAME` (bench/selector.py span "
         "first, for the cached test predictions and probabilities).\n\n" + text + "\n", encoding="utf-8")

@@ -48,6 +48,7 @@ class SelectorRunOptions:
     dev_file: list[str] = field(default_factory=list)
     output: str = "runs/selector"
     base: str | None = None  # encoder or causal LM; None: MiniLM
+    lora_r: int | None = None  # LoRA adapters of this rank instead of the base's own weights
     context: int = 120  # characters of context on each side of a candidate
     max_length: int = 160  # tokens of an encoded (candidate, context) pair
     engines: list[str] = field(default_factory=lambda: ["span"])
@@ -206,7 +207,7 @@ def train_selector_model(opts: SelectorRunOptions, config: SelectorTrainConfig |
         torch.set_num_threads(opts.threads)
     train, dev = load_selector_parts(opts, report)
     config = config or SelectorTrainConfig()
-    selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length, seed=config.seed)
+    selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length, seed=config.seed, lora_r=opts.lora_r)
     return train_selector(selector, train, dev, output_dir=opts.output, config=config, resume=resume,
                           progress=progress, log_every=0 if progress else 20)
 
@@ -242,6 +243,9 @@ def selector_command(
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help=(
         "Keep the base's token embeddings fixed (for a large-vocabulary causal LM such as gemma3-270m, where they are most "
         "of the weights: faster steps, 1.4 GB less optimizer state)."))] = False,
+    lora_r: Annotated[int | None, typer.Option("--lora-r", min=1, help=(
+        "Train LoRA adapters of this rank on the base's linear layers (and the head) instead of its weights: the saved "
+        "selector is a few MB and loads its base by name (needs bioner[llm]; use a higher --lr, e.g. 2e-4)."))] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop this call after N steps in total (run again to continue).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the new head's random start, candidate sampling and batch order.")] = 0,
@@ -270,7 +274,7 @@ def selector_command(
                               engines=engine or ["span"], context=context, max_length=max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
                               train_sample=parse_samples(train_sample or [], "--train-sample"),
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
-                              engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root)
+                              engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root, lora_r=lora_r)
     config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
                                  max_steps=max_steps, seed=seed, guard=guard, fuse=fuse, consistent=consistent, objective=objective,
                                  freeze_embeddings=freeze_embeddings)

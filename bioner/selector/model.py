@@ -52,6 +52,10 @@ class SelectorSettings:
     # per engine: True when a document's mentions of one type and text (or abbreviation) are decided together, on the
     # best of them (``bioner.selector.discourse``; chosen on dev with the threshold; absent: each mention on its own)
     consistent: dict[str, bool] = field(default_factory=dict)
+    # LoRA on the base (``{"r": 16, "alpha": 32}``; empty: every weight of the base is the selector's own). A LoRA
+    # selector's folder holds only the adapter and the head; the base is loaded by name from ``base`` (a packaged LM
+    # such as ``gemma3-270m`` ships with a few MB instead of its full weights)
+    lora: dict[str, Any] = field(default_factory=dict)
     context: int = 120  # characters of context on each side of the mention
     max_length: int = 160  # tokens of the encoded pair
     trained_on: dict[str, Any] = field(default_factory=dict)  # corpora, candidate counts, dev scores
@@ -166,10 +170,12 @@ class Selector:
 
     @classmethod
     def create(cls, base: str | os.PathLike[str] | None = None, *, context: int = 120, max_length: int = 160,
-               seed: int | None = None) -> Selector:
+               seed: int | None = None, lora_r: int | None = None) -> Selector:
         """A new, untrained selector on ``base``: a Hugging Face encoder or causal LM (name or folder); None: MiniLM.
 
         ``seed`` seeds torch before the new classification head is drawn (None: torch's current random state).
+        ``lora_r``: train LoRA adapters of that rank on every linear layer of the base (and the head) instead of
+        the base's own weights (needs peft, ``bioner[llm]``); the saved selector is then the adapter alone.
         """
         if seed is not None:
             import torch
@@ -177,8 +183,11 @@ class Selector:
             torch.manual_seed(seed)
         source = _resolve_base(base)
         model, tokenizer = _load_hf(source, num_labels=1)
+        lora = {"r": int(lora_r), "alpha": 2 * int(lora_r)} if lora_r else {}
+        if lora:
+            model = _with_lora(model, lora)
         return cls(model, tokenizer, SelectorSettings(base=os.fspath(base) if base is not None else "minilm", context=context,
-                                                      max_length=max_length))
+                                                      max_length=max_length, lora=lora))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Selector:
@@ -196,23 +205,43 @@ class Selector:
         if settings.version > FORMAT_VERSION:
             raise BionerError("E621", f"selector format version {settings.version} is newer than this bioner reads ({FORMAT_VERSION})",
                               file=settings_file, hint="upgrade bioner")
+        if settings.lora:  # the adapter on its base, loaded by name
+            model, tokenizer = _load_hf(_resolve_base(settings.base), num_labels=1)
+            with _quiet_hf():
+                model = _peft().PeftModel.from_pretrained(model, str(folder))
+            return cls(model, tokenizer, settings)
         model, tokenizer = _load_hf(str(folder), num_labels=1)
         return cls(model, tokenizer, settings)
 
     def save(self, path: str | os.PathLike[str], *, half: bool = False) -> Path:
-        """Write the model, tokenizer and settings to ``path``; ``half`` stores float16 weights (half the size; loaded back as float32)."""
+        """Write the model, tokenizer and settings to ``path``; ``half`` stores float16 weights (half the size; loaded back as float32).
+
+        A LoRA selector writes its adapter and head only (float32, a few MB; ``half`` does not apply); its base
+        and tokenizer are loaded by name.
+        """
         import copy
 
         import torch
 
         folder = Path(path).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
-        model = copy.deepcopy(self.model).to(torch.float16) if half else self.model
-        with _quiet_hf():
-            model.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
+        if self.settings.lora:
+            card = folder / "README.md"
+            had_card = card.exists()
+            with _quiet_hf():
+                self.model.save_pretrained(folder)
+            if not had_card:
+                card.unlink(missing_ok=True)  # peft's empty model-card template, not ours
+        else:
+            model = copy.deepcopy(self.model).to(torch.float16) if half else self.model
+            with _quiet_hf():
+                model.save_pretrained(folder)
+            self.tokenizer.save_pretrained(folder)
+        data = asdict(self.settings)
+        if not data["lora"]:
+            del data["lora"]  # a full selector's file stays readable by bioner versions before LoRA
         tmp = folder / (SETTINGS + ".tmp")
-        tmp.write_text(json.dumps(asdict(self.settings), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, folder / SETTINGS)
         return folder
 
@@ -352,6 +381,22 @@ def _quiet_hf() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def _peft() -> Any:
+    try:
+        import peft
+    except ImportError as err:
+        raise BionerError("E601", "a LoRA selector needs the package peft", hint="pip install 'bioner[llm]'") from err
+    return peft
+
+
+def _with_lora(model: Any, lora: dict[str, Any]) -> Any:
+    """``model`` with LoRA adapters on all its linear layers; its classification head trained in full (peft's SEQ_CLS)."""
+    peft = _peft()
+    config = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.0,
+                             target_modules="all-linear")
+    return peft.get_peft_model(model, config)
 
 
 def _load_hf(source: str, num_labels: int) -> tuple[Any, Any]:

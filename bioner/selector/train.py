@@ -179,7 +179,10 @@ def _optimizer(selector: Selector, config: SelectorTrainConfig) -> Any:
     for name, p in selector.model.named_parameters():
         if not p.requires_grad:
             continue
-        (body if prefix and name.startswith(prefix + ".") else head).append(p)
+        if selector.settings.lora:  # adapters at lr, the (fully trained) head at head_lr
+            (body if "lora_" in name else head).append(p)
+        else:
+            (body if prefix and name.startswith(prefix + ".") else head).append(p)
     return torch.optim.AdamW([{"params": body, "lr": config.lr}, {"params": head, "lr": config.head_lr}],
                              weight_decay=config.weight_decay)
 
@@ -488,11 +491,12 @@ def train_selector(
     groups = groups_of(cands)
     per_epoch = len(epoch_batches(groups, config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
-    fp = _fingerprint(cands, config, selector.settings.base)
+    lora = selector.settings.lora
+    fp = _fingerprint(cands, config, selector.settings.base + (f"+lora{json.dumps(lora, sort_keys=True)}" if lora else ""))
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     model = selector.model
-    if config.freeze_embeddings:
+    if config.freeze_embeddings and not lora:  # under LoRA every base weight is frozen already
         model.get_input_embeddings().weight.requires_grad_(False)
     opt = _optimizer(selector, config)
     sched = training.scheduler(opt, total, config.warmup)
@@ -559,7 +563,7 @@ def train_selector(
     if not finished:
         return result
     model.eval()
-    if config.save_half:
+    if config.save_half and not selector.settings.lora:  # a LoRA selector is saved in float32, on a base loaded as it is now
         model.to(torch.float16).to(torch.float32)  # calibrate with the weights that will be shipped
     scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
     if scored:

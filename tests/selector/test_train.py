@@ -99,10 +99,10 @@ def test_build_candidates_offsets_parts() -> None:
     assert any(c.kind == "engine:span" and c.group >= 0 for c in cands) and any(c.kind == "engine:span" and c.group < 0 for c in cands)
 
 
-def _train(tiny: Path, out: Path, **kw: object) -> tuple[Selector, object]:
+def _train(tiny: Path, out: Path, lora_r: int | None = None, **kw: object) -> tuple[Selector, object]:
     torch.manual_seed(0)
     docs = _docs()
-    sel = Selector.create(tiny, context=40, max_length=64)
+    sel = Selector.create(tiny, context=40, max_length=64, lora_r=lora_r)
     train = [Part("toy", docs, ["Disease", "Chemical"], {"span": _pred(docs)})]
     dev = [Part("toy-dev", docs[:2], ["Disease", "Chemical"], {"span": _pred(docs[:2])})]
     config = SelectorTrainConfig(batch_size=8, epochs=2, save_every=2, lr=1e-3, **kw)  # type: ignore[arg-type]
@@ -142,6 +142,31 @@ def test_frozen_embeddings_stay_put_while_the_rest_learns(tiny_encoder: Path, tm
     assert exc.value.code == "E623"
 
 
+def test_a_lora_selector_trains_adapters_only_resumes_and_saves_just_them(tiny_encoder: Path, tmp_path: Path) -> None:
+    base = Selector.create(tiny_encoder, context=40, max_length=64).model.state_dict()
+    _, part = _train(tiny_encoder, tmp_path / "lora", lora_r=4, max_steps=3)
+    assert not part.finished
+    sel, result = _train(tiny_encoder, tmp_path / "lora", lora_r=4)  # resumes from the LoRA checkpoint
+    assert result.finished
+    learned = sel.model.state_dict()
+    as_base = {k.removeprefix("base_model.model.").replace(".base_layer.", "."): v for k, v in learned.items()}
+    # the base's weights are untouched (not even rounded to float16); adapters and head moved
+    for name, weight in base.items():
+        if name.startswith("bert."):
+            assert torch.equal(as_base[name], weight), name
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in learned.items())  # lora_B starts at zero
+    folder = tmp_path / "lora" / "selector"
+    files = {p.name for p in folder.iterdir()}
+    assert files == {"adapter_config.json", "adapter_model.safetensors", "bioner_selector.json"}  # no base, tokenizer or peft card
+    back = Selector.load(folder)
+    assert back.settings.lora == {"r": 4, "alpha": 8} and back.threshold == result.threshold
+    items = [(d.text, e) for d in _docs() for e in d.entities]
+    assert back.score(items) == pytest.approx(sel.score(items), abs=1e-5)
+    with pytest.raises(BionerError) as exc:  # a full run's checkpoint is not a LoRA run's
+        _train(tiny_encoder, tmp_path / "lora")
+    assert exc.value.code == "E623"
+
+
 def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Path, tmp_path: Path) -> None:
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     bioner.io.write(_docs(), train)
@@ -170,7 +195,7 @@ def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Pat
     assert r.exit_code == 2 and "E620" in r.output
 
 
-def test_cli_freeze_embeddings_reaches_the_training(tiny_encoder: Path, tmp_path: Path) -> None:
+def test_cli_freeze_embeddings_and_lora_reach_the_training(tiny_encoder: Path, tmp_path: Path) -> None:
     data = tmp_path / "train.jsonl"
     bioner.io.write(_docs(), data)
     out = tmp_path / "run"
@@ -178,6 +203,11 @@ def test_cli_freeze_embeddings_reaches_the_training(tiny_encoder: Path, tmp_path
                             "-o", str(out), "--batch-size", "8", "--threads", "1", "--freeze-embeddings"])
     assert r.exit_code == 0, r.output
     assert Selector.load(out / "selector").settings.trained_on["config"]["freeze_embeddings"] is True
+    assert "lora" not in (out / "selector" / "bioner_selector.json").read_text(encoding="utf-8")  # older readers still read it
+    r = runner.invoke(app, ["train", "selector", "--train-file", str(data), "--dev-file", str(data), "--base", str(tiny_encoder),
+                            "-o", str(tmp_path / "lora"), "--batch-size", "8", "--threads", "1", "--lora-r", "2", "--lr", "2e-4"])
+    assert r.exit_code == 0, r.output
+    assert Selector.load(tmp_path / "lora" / "selector").settings.lora == {"r": 2, "alpha": 4}
 
 
 def test_sample_sizes_per_part() -> None:
