@@ -44,9 +44,9 @@ from results_file import add_result, load_results  # noqa: E402
 
 from bioner import corpora  # noqa: E402
 from bioner.doc import Document  # noqa: E402
+from bioner.selector import DEFAULT_SELECTOR_DIR  # noqa: E402
 
-SHIPPED = ROOT / "models" / "bioner-selector-minilm"
-SELECTOR = SHIPPED if SHIPPED.is_dir() else ROOT / "runs" / "selector" / "v1" / "selector"  # --selector overrides
+SELECTOR = DEFAULT_SELECTOR_DIR  # the shipped selector; --selector overrides
 CACHE = ROOT / "runs" / "selector" / "bench"
 RESULTS = ROOT / "bench" / "results" / "selector.json"
 TABLE = ROOT / "bench" / "results" / "selector.md"
@@ -165,7 +165,10 @@ def _selector_weights_id(folder: Path) -> str:
     """The selector's weights, in the probability cache's file names (hashed once per process, not once per row)."""
     import hashlib
 
-    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:8]
+    weights = folder / "model.safetensors"
+    if not weights.is_file():  # a LoRA selector: its adapter (the base is named in its settings)
+        weights = folder / "adapter_model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:8]
 
 
 def _probabilities(selector: Any, what: str, pred: list[Document]) -> tuple[list[list[float]], float]:
@@ -223,6 +226,12 @@ def _training_objective(selector: Any) -> str:
 
 def _selector_name() -> str:
     return os.path.relpath(SELECTOR, ROOT)
+
+
+def _short_name(selector: str) -> str:
+    """The table's name for a selector folder: a run's name (runs/selector/NAME/selector) or the shipped folder's."""
+    path = Path(selector)
+    return path.parent.name if path.name == "selector" else path.name
 
 
 def span_rows(names: list[str]) -> None:
@@ -288,18 +297,12 @@ def llm_dev(runs: list[str]) -> None:
 def llm_rows(runs: list[str]) -> None:
     from functools import partial
 
-    from bioner.selector.train import Part, calibrate_selector
+    from bioner.selector.train import calibrate_selector
 
     lb = _llm_bench()
     for run in runs:
         selector = _load_selector()
-        dev = []
-        for corpus in lb.RUNS[run][0]:
-            cached = CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl"
-            if cached.is_file():
-                import bioner.io
-
-                dev.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": list(bioner.io.read(cached, "jsonl"))}))
+        dev = _llm_dev_parts(run)
         note = "the selector's general threshold (no LLM dev predictions)"
         if dev:
             table = calibrate_selector(selector, dev)
@@ -311,6 +314,34 @@ def llm_rows(runs: list[str]) -> None:
             _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA @{_adapter_id(run)})", "llm", corpus,
                                                       f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note,
                                                                         "no-loss" if dev else _training_objective(selector)))
+
+
+def _llm_dev_parts(run: str) -> list[Any]:
+    """The run's cached dev predictions (``llm-dev``) as calibration parts, one per corpus that has them."""
+    import bioner.io
+    from bioner.selector.train import Part
+
+    parts = []
+    for corpus in _llm_bench().RUNS[run][0]:
+        cached = CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl"
+        if cached.is_file():
+            parts.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": list(bioner.io.read(cached, "jsonl"))}))
+    return parts
+
+
+def calibrate_llm(run: str) -> None:
+    """Choose the selector's rule for the generative engine on ``run``'s dev predictions and store it in the selector's
+    settings (the shipped selector's ``llm`` rule: the shipped adapter is the ncbi-tags run's); weights untouched."""
+    from bioner.selector.train import calibrate_selector
+
+    selector = _load_selector()
+    dev = _llm_dev_parts(run)
+    if not dev:
+        raise SystemExit(f"no dev predictions of {run}: run `bench/selector.py llm-dev {run}` first")
+    table = calibrate_selector(selector, dev)
+    selector.settings.trained_on["llm_rule"] = {"run": run, "adapter": _adapter_id(run), "dev": {p.name: len(p.gold) for p in dev}, "table": table}
+    selector.save_settings(SELECTOR)
+    print(f"{_selector_name()}: llm rule {selector.threshold_for('llm')} on {run}'s dev predictions: {json.dumps(table)}")
 
 
 def _interval(r: dict[str, Any] | None) -> str:
@@ -333,7 +364,7 @@ def table() -> str:
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
         r = results[key]
         a, b = r["without"], r["with"]
-        lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {r['selector'].split('/')[-2]} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
+        lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {_short_name(r['selector'])} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
                      f"| {a['f1']} | **{b['f1']}** | {_interval(r)} | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
                      f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {'yes' if r.get('consistent') else '-'} "
                      f"| {r.get('objective', 'pooled')} | {r.get('auc') or '-'} "
@@ -344,7 +375,7 @@ def table() -> str:
 def main() -> None:
     global SELECTOR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["span", "llm-dev", "llm", "table"])
+    ap.add_argument("command", choices=["span", "llm-dev", "llm", "calibrate-llm", "table"])
     ap.add_argument("names", nargs="*", help="span: corpora (default: ncbi-disease bc5cdr bc2gm); llm: runs of bench/llm_engines.py")
     ap.add_argument("--selector", type=Path, default=None, help=f"selector folder (default: {os.path.relpath(SELECTOR, ROOT)})")
     args = ap.parse_args()
@@ -356,10 +387,14 @@ def main() -> None:
         llm_dev(args.names)
     elif args.command == "llm":
         llm_rows(args.names)
+    elif args.command == "calibrate-llm":
+        for run in args.names:
+            calibrate_llm(run)
+        return
     text = table()
     print(text)
     TABLE.write_text(
-        "Selectors (column `selector`: the folder `runs/selector/NAME/selector`), trained by "
+        "Selectors (column `selector`: the folder `runs/selector/NAME/selector`, or `models/NAME` for the shipped one), trained by "
         f"`{TRAIN_COMMAND} runs/selector/NAME [options]` (v1: the script's defaults; v2: `--engine-on dev-half --dev-sample 500 "
         "--dev-sample bc2gm=2500`; v2-noguard: v2 calibrated with `--no-guard`; v2b: the v2 command run again on 2026-12-06, "
         "against the span model shipped then, calibrated `--no-fuse`; v2b-fuse: the same weights calibrated with the engine "
@@ -370,7 +405,10 @@ def main() -> None:
         "weights (the g1 command run again with `-o runs/selector/g1c` on a copy of g1's checkpoint, which only re-chooses the rule) "
         "calibrated the current way: `--objective no-loss`, mention groups tried; v3: the v2 command run again on "
         "2026-12-07 with `--threads 2`, calibrated the current way; its weights equal v2b's, as training is deterministic, "
-        "and its AUCs with them). "
+        "and its AUCs with them; bioner-selector-gemma3-lora, the shipped selector: run l1, g1's command with LoRA adapters (`--lora-r 16 --lr 2e-4`) "
+        "instead of `--freeze-embeddings`, a 15 MB adapter and head on the packaged Gemma, its adapter merged into the base at "
+        "load, timed alone on one thread (l1's own rows, the same scores timed beside another job, are left out), with a rule for the shipped generative adapter chosen on ncbi-tags' dev predictions "
+        "(`bench/selector.py calibrate-llm ncbi-tags`), which the LLM rows re-choose per run anyway). "
         "`mentions together`: a document's mentions of one type and text (and abbreviations with their long forms) decided "
         "together; `rule chosen by`: pooled (micro F1 over all dev predictions) or no-loss (the largest mean F1 gain over "
         "the dev corpora among rules that lower none of them). "

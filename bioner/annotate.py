@@ -345,13 +345,14 @@ def make_options(
 
 def _selector_folder(selector: str | os.PathLike[str] | None, threshold: float | None) -> Path | None:
     """The selector's folder, checked now (E620) rather than in a worker later."""
+    from bioner.selector import selector_path
     from bioner.selector.model import SETTINGS
 
     if selector is None:
         if threshold is not None:
             raise BionerError("E829", "a selector threshold needs a selector", hint="add --selector PATH")
         return None
-    folder = Path(selector).expanduser().resolve()
+    folder = selector_path(selector).resolve()
     if not (folder / SETTINGS).is_file():
         raise BionerError("E620", f"not a selector: no {SETTINGS}", file=folder, hint="give a folder written by `bioner train selector`")
     return folder

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Train the selector that bench/selector.py measures (and models/bioner-selector-minilm ships): gold spans of
+# Train the selectors that bench/selector.py measures: gold spans of
 # NCBI-disease, BC5CDR and BC2GM train samples against their boundary-shifted, sub-, super- and type-swapped
 # versions and the shipped span model's real false positives on those documents (at threshold 0.3, so that a
 # model trained on these splits still shows its near-misses); threshold chosen on dev samples. One epoch of a
 # MiniLM cross-encoder, one torch thread: about 40 minutes on this 2-core machine. Rerunning resumes.
 # Usage: scripts/train_selector.sh [OUTPUT] [more train-selector options], e.g. the dev-half variant:
 #   scripts/train_selector.sh runs/selector/v2 --engine-on dev-half --dev-sample 500 --dev-sample bc2gm=2500
+# The shipped models/bioner-selector-gemma3-lora is run l1 (about 75 minutes at 13 s/step on 2 threads):
+#   scripts/train_selector.sh runs/selector/l1 --base gemma3-270m --lora-r 16 --lr 2e-4 --engine-on dev-half \
+#     --dev-sample 200 --dev-sample bc2gm=1000 --train-sample 20 --train-sample bc2gm=200 --per-gold 1 --context 40 \
+#     --max-length 64 --threads 2
+#   then its rule for the shipped generative adapter: .venv/bin/python bench/selector.py calibrate-llm ncbi-tags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1

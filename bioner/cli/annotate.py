@@ -116,7 +116,7 @@ def annotate_command(
     np_candidates: Annotated[bool, typer.Option("--np-candidates", help=(
         "With --engine llm: list each sentence's noun-phrase candidates in the prompt (a model-free chunker, marked as possibly "
         "incomplete or wrong). Part of the manifest: a resumed job keeps its setting."))] = False,
-    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector), or 'default' (the shipped one); rejected ones are left out.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
     abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help=(
         "Give every use of an abbreviation the type of its defined long form, as bioner extract does. Part of the manifest."))] = True,

@@ -135,7 +135,7 @@ def evaluate_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence.")] = 256,
-    selector: Annotated[Path | None, typer.Option("--selector", help="Verify the predictions (a model's or --pred's) with this selector folder before scoring.")] = None,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify the predictions (a model's or --pred's) with this selector folder, or 'default' (the shipped one), before scoring.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own).")] = None,
     leave_out: Annotated[str | None, typer.Option("--leave-out", help=(
         "Zero-shot: train a span model without this corpus (and corpora sharing its texts) into --run-dir, or load the one there, "

@@ -154,7 +154,7 @@ def extract_command(
     adapter: Annotated[str | None, typer.Option("--adapter", help="With --engine llm: LoRA adapter folder (default: the shipped one, when present).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --engine llm: an OpenAI-compatible server (vLLM, llama.cpp, Ollama) serving --model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --engine llm: longest answer per sentence, in tokens.")] = 256,
-    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector); rejected ones are left out.")] = None,
+    selector: Annotated[Path | None, typer.Option("--selector", help="Verify every entity with this selector folder (bioner train selector), or 'default' (the shipped one); rejected ones are left out.")] = None,
     selector_threshold: Annotated[float | None, typer.Option("--selector-threshold", min=0.0, max=1.0, help="With --selector: acceptance threshold (default: the selector's own, chosen on dev data).")] = None,
     abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help=(
         "Give every use of an abbreviation the type of its defined long form: \"myocardial infarction (MI)\" found as a disease "

@@ -34,7 +34,7 @@ def serve_command(
     scheme: Annotated[str | None, typer.Option("--scheme", help="With --llm: json or tags (default: what the adapter was tuned for).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --llm: an OpenAI-compatible server serving --llm-model, instead of a local model.")] = None,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="With --llm: longest answer per sentence, in tokens.")] = 256,
-    selector: Annotated[str | None, typer.Option("--selector", help="Verify every entity of every model with this selector folder.")] = None,
+    selector: Annotated[str | None, typer.Option("--selector", help="Verify every entity of every model with this selector folder, or 'default' (the shipped one).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")] = True,
 ) -> None:

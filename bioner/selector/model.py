@@ -191,8 +191,10 @@ class Selector:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Selector:
-        """A selector saved by ``save`` (or ``bioner train selector``)."""
-        folder = Path(path).expanduser()
+        """A selector saved by ``save`` (or ``bioner train selector``); ``"default"``: the shipped one."""
+        from bioner.selector import selector_path
+
+        folder = selector_path(path)
         settings_file = folder / SETTINGS
         if not settings_file.is_file():
             what = "folder not found" if not folder.exists() else f"no {SETTINGS} in it"
@@ -209,6 +211,7 @@ class Selector:
             model, tokenizer = _load_hf(_resolve_base(settings.base), num_labels=1)
             with _quiet_hf():
                 model = _peft().PeftModel.from_pretrained(model, str(folder))
+            model.merge_adapter()  # folded into the base's weights: scoring costs what the base alone costs; save still writes the adapter
             return cls(model, tokenizer, settings)
         model, tokenizer = _load_hf(str(folder), num_labels=1)
         return cls(model, tokenizer, settings)
@@ -232,11 +235,21 @@ class Selector:
                 self.model.save_pretrained(folder)
             if not had_card:
                 card.unlink(missing_ok=True)  # peft's empty model-card template, not ours
+            config_file = folder / "adapter_config.json"
+            if self.settings.base and config_file.is_file():  # the base's name as loaded (e.g. gemma3-270m), not a local cache path
+                config = json.loads(config_file.read_text(encoding="utf-8"))
+                config["base_model_name_or_path"] = str(self.settings.base)
+                config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         else:
             model = copy.deepcopy(self.model).to(torch.float16) if half else self.model
             with _quiet_hf():
                 model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
+        return self.save_settings(folder)
+
+    def save_settings(self, path: str | os.PathLike[str]) -> Path:
+        """Write only the settings (thresholds, rules, provenance) into the selector folder ``path``, atomically."""
+        folder = Path(path).expanduser()
         data = asdict(self.settings)
         if not data["lora"]:
             del data["lora"]  # a full selector's file stays readable by bioner versions before LoRA

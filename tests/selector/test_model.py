@@ -79,6 +79,53 @@ def test_load_errors_name_the_folder(tmp_path: Path) -> None:
     assert exc.value.code == "E621" and "newer" in str(exc.value)
 
 
+def test_default_names_the_shipped_selector(tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bioner.selector
+    from bioner.annotate import _selector_folder
+
+    sel = Selector.create(tiny_encoder)
+    sel.settings.threshold = 0.42
+    shipped = sel.save(tmp_path / "models" / "shipped")
+    monkeypatch.setattr(bioner.selector, "DEFAULT_SELECTOR_DIR", shipped)
+    back = load_selector("default")
+    assert back is not None and back.threshold == 0.42
+    assert _selector_folder("default", None) == shipped.resolve()
+    monkeypatch.setattr(bioner.selector, "DEFAULT_SELECTOR_DIR", tmp_path / "not-installed")
+    for attempt in (lambda: load_selector("default"), lambda: _selector_folder("default", None)):
+        with pytest.raises(BionerError) as exc:
+            attempt()
+        assert exc.value.code == "E620" and "not installed" in str(exc.value) and "not-installed" in str(exc.value)
+
+
+def test_a_lora_selector_names_its_base_as_given_not_where_it_was_read(tiny_encoder: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import bioner.selector.model as model_mod
+
+    real = model_mod._resolve_base
+    monkeypatch.setattr(model_mod, "_resolve_base", lambda name: str(tiny_encoder) if name == "tiny-alias" else real(name))
+    folder = Selector.create("tiny-alias", lora_r=2).save(tmp_path / "sel")  # as gemma3-270m, read from a cache folder
+    assert json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"] == "tiny-alias"
+    assert Selector.load(folder).settings.base == "tiny-alias"
+
+
+def test_the_shipped_selector_is_whole_and_names_its_base() -> None:
+    """What ``--selector default`` loads: an adapter on the packaged Gemma (named, not a local path) and rules for both engines."""
+    import json
+
+    from bioner.selector import DEFAULT_SELECTOR_DIR
+    from bioner.selector.model import SETTINGS, SelectorSettings
+
+    settings = SelectorSettings(**json.loads((DEFAULT_SELECTOR_DIR / SETTINGS).read_text(encoding="utf-8")))
+    adapter = json.loads((DEFAULT_SELECTOR_DIR / "adapter_config.json").read_text(encoding="utf-8"))
+    assert settings.base == adapter["base_model_name_or_path"] == "gemma3-270m"
+    assert settings.lora == {"r": adapter["r"], "alpha": adapter["lora_alpha"]}
+    assert (DEFAULT_SELECTOR_DIR / "adapter_model.safetensors").stat().st_size > 1_000_000
+    assert set(settings.thresholds) == {"span", "llm"} and all(0 < t < 1 for t in settings.thresholds.values())
+    assert set(settings.trained_on["dev_parts"]) == {"ncbi-disease", "bc5cdr", "bc2gm"}
+
+
 def test_a_causal_lm_can_be_the_base(tiny_lm_dir: Path) -> None:
     sel = Selector.create(tiny_lm_dir)
     assert sel.tokenizer.pad_token_id is not None and sel.model.config.pad_token_id == sel.tokenizer.pad_token_id

@@ -161,7 +161,10 @@ def test_a_lora_selector_trains_adapters_only_resumes_and_saves_just_them(tiny_e
     back = Selector.load(folder)
     assert back.settings.lora == {"r": 4, "alpha": 8} and back.threshold == result.threshold
     items = [(d.text, e) for d in _docs() for e in d.entities]
-    assert back.score(items) == pytest.approx(sel.score(items), abs=1e-5)
+    assert back.score(items) == pytest.approx(sel.score(items), abs=1e-5)  # with the adapter merged into the base for speed
+    again = back.save(tmp_path / "again")  # a loaded (merged) selector still saves its adapter, not merged weights
+    assert {p.name for p in again.iterdir()} == files
+    assert Selector.load(again).score(items) == pytest.approx(sel.score(items), abs=1e-5)
     with pytest.raises(BionerError) as exc:  # a full run's checkpoint is not a LoRA run's
         _train(tiny_encoder, tmp_path / "lora")
     assert exc.value.code == "E623"
