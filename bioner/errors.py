@@ -72,6 +72,7 @@ CODES: dict[str, str] = {
     "E621": "selector settings unreadable, or written by a newer bioner",
     "E622": "no candidates to train or calibrate the selector on",
     "E623": "selector training checkpoint does not match this run",
+    "E624": "output folder for a selector is not empty",
     "E701": "unknown task format (the answer format an LLM writes)",
     "E702": "invalid output labels for a task format (empty, repeated, a line break, or ':' in tags)",
     "E703": "unknown name assignment policy for the JSON format",

@@ -22,6 +22,7 @@ from .demo import demo_command
 from .download import corpora_command, download_command
 from .evaluate import evaluate_command
 from .extract import extract_command
+from .selector_rule import selector_rule_command
 from .serve import serve_command
 from .silver import silver_app
 from .stats import stats_command
@@ -64,6 +65,7 @@ app.command("serve")(serve_command)
 app.command("curate")(curate_command)
 train_app.command("llm")(llm_command)
 train_app.command("selector")(selector_command)
+train_app.command("selector-rule")(selector_rule_command)
 app.add_typer(train_app, name="train")
 app.add_typer(silver_app, name="silver")
 

@@ -441,6 +441,23 @@ def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: i
     return _dev_tables(selector, scored)
 
 
+def calibrate_on_predictions(selector: Selector, gold: Sequence[Document], pred: Sequence[Document], engine: str, *,
+                             name: str = "dev", objective: str = "no-loss", batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
+    """Choose the selector's rule for ``engine`` on that engine's predictions ``pred`` of the dev documents ``gold``
+    (paired by id; texts must match, as for the evaluator); other engines' rules stay. The dev table before and after."""
+    from bioner.evaluate import _check_ids, _check_text
+
+    by_id = {d.id: d for d in pred}
+    _check_ids({d.id: d for d in gold}, by_id)
+    for g in gold:
+        _check_text(g.id, g.text, by_id[g.id].text)
+    types = sorted({e.label for d in gold for e in d.entities})
+    if not types:
+        raise BionerError("E622", f"the dev documents of {name!r} have no gold entities to choose a rule on", hint="give annotated dev documents")
+    part = Part(name, list(gold), types, {engine: [by_id[g.id] for g in gold]})
+    return calibrate_selector(selector, [part], batch_size=batch_size, objective=objective)
+
+
 def _candidate_threshold(selector: Selector, items: Sequence[tuple[str, Entity]], cands: Sequence[Candidate], batch_size: int) -> float:
     """Without engine predictions: the cut that best separates gold from perturbed dev candidates (F1 of accepting gold)."""
     probs = selector.score(items, batch_size=batch_size)

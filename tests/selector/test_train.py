@@ -412,3 +412,32 @@ def test_cli_consistency_and_objective_reach_the_calibration(tiny_encoder: Path,
     assert config["consistent"] is False and config["objective"] == "pooled"
     r = runner.invoke(app, [*args, "-o", str(tmp_path / "bad"), "--objective", "macro"])
     assert r.exit_code != 0 and "no-loss" in r.output and not (tmp_path / "bad").exists()
+
+
+def test_cli_selector_rule_chooses_one_engines_rule_and_keeps_the_rest(tiny_encoder: Path, tmp_path: Path) -> None:
+    sel = Selector.create(tiny_encoder, context=40, max_length=64)
+    sel.settings.thresholds, sel.settings.guards = {"span": 0.3}, {"span": 0.9}
+    source = sel.save(tmp_path / "sel")
+    before = (source / "bioner_selector.json").read_text(encoding="utf-8")
+    gold, pred = tmp_path / "dev.jsonl", tmp_path / "dev.pred.jsonl"
+    bioner.io.write(_docs(), gold)
+    bioner.io.write(_pred(_docs())[::-1], pred)  # another order: paired by id
+    target = tmp_path / "sel-llm"
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(pred),
+                            "-o", str(target), "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert (source / "bioner_selector.json").read_text(encoding="utf-8") == before  # the source selector is untouched
+    back = Selector.load(target)
+    assert set(back.settings.thresholds) == {"span", "llm"} and back.settings.thresholds["span"] == 0.3
+    assert back.guard_for("span") == 0.9 and back.guard_for("llm") is None  # LLM entities have no score to guard with
+    rule = back.settings.trained_on["rules"]["llm"]
+    assert rule["documents"] == 4 and rule["dev"]["dev.jsonl/llm"]["without"]["precision"] == pytest.approx(100 / 3, abs=0.01)
+    items = [(d.text, e) for d in _docs() for e in d.entities]
+    assert back.score(items) == pytest.approx(sel.score(items), abs=1e-6)  # weights copied as they were
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(pred), "-o", str(target)])
+    assert r.exit_code == 2 and "E624" in r.output  # not over another folder's files
+    short = tmp_path / "short.jsonl"
+    bioner.io.write(_pred(_docs())[:3], short)
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(short), "-o", str(source)])
+    assert r.exit_code == 2 and "E401" in r.output and "'t4'" in r.output
+    assert (source / "bioner_selector.json").read_text(encoding="utf-8") == before
