@@ -332,14 +332,14 @@ def _llm_dev_parts(run: str) -> list[Any]:
 def calibrate_llm(run: str) -> None:
     """Choose the selector's rule for the generative engine on ``run``'s dev predictions and store it in the selector's
     settings (the shipped selector's ``llm`` rule: the shipped adapter is the ncbi-tags run's); weights untouched."""
-    from bioner.selector.train import calibrate_selector
+    from bioner.selector.train import calibrate_selector, note_rule
 
     selector = _load_selector()
     dev = _llm_dev_parts(run)
     if not dev:
         raise SystemExit(f"no dev predictions of {run}: run `bench/selector.py llm-dev {run}` first")
     table = calibrate_selector(selector, dev)
-    selector.settings.trained_on["llm_rule"] = {"run": run, "adapter": _adapter_id(run), "dev": {p.name: len(p.gold) for p in dev}, "table": table}
+    note_rule(selector, "llm", {"run": run, "adapter": _adapter_id(run), "documents": {p.name: len(p.gold) for p in dev}, "dev": table})
     selector.save_settings(SELECTOR)
     print(f"{_selector_name()}: llm rule {selector.threshold_for('llm')} on {run}'s dev predictions: {json.dumps(table)}")
 

@@ -298,6 +298,16 @@ def _by_id(docs: Iterable[Document], side: str) -> dict[str, Document]:
     return out
 
 
+def pair_documents(gold: Iterable[Document], pred: Iterable[Document]) -> list[tuple[Document, Document]]:
+    """Each gold document with its prediction, in gold order: ids unique (E209) and the same on both sides (E401), texts equal (E402)."""
+    gold_docs = _by_id(gold, "gold")
+    pred_docs = _by_id(pred, "predicted")
+    _check_ids(gold_docs, pred_docs)
+    for doc_id, g in gold_docs.items():
+        _check_text(doc_id, g.text, pred_docs[doc_id].text)
+    return [(g, pred_docs[doc_id]) for doc_id, g in gold_docs.items()]
+
+
 def _check_ids(gold: dict[str, Document], pred: dict[str, Document]) -> None:
     missing = [i for i in gold if i not in pred]
     extra = [i for i in pred if i not in gold]
@@ -341,16 +351,12 @@ def evaluate(
     on both sides). ``ignore_score_below`` drops predictions whose score is below it;
     predictions without a score are kept.
     """
-    gold_docs = _by_id(gold, "gold")
-    pred_docs = _by_id(pred, "predicted")
-    _check_ids(gold_docs, pred_docs)
+    pairs = pair_documents(gold, pred)
     keep = None if labels is None else frozenset([labels] if isinstance(labels, str) else labels)
     strict: _Tally = {}
     relaxed: _Tally = {}
     n_gold = n_pred = dups = gdups = low = ex_gold = ex_pred = 0
-    for doc_id, g in gold_docs.items():
-        p = pred_docs[doc_id]
-        _check_text(doc_id, g.text, p.text)
+    for g, p in pairs:
         ge, pe = g.entities, p.entities
         if keep is not None:
             ge = [e for e in ge if e.label in keep]
@@ -371,7 +377,7 @@ def evaluate(
     return Evaluation(
         strict=Scores.from_tally(strict),
         relaxed=Scores.from_tally(relaxed),
-        documents=len(gold_docs),
+        documents=len(pairs),
         gold_entities=n_gold,
         pred_entities=n_pred,
         duplicates=dups,

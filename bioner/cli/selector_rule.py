@@ -36,7 +36,7 @@ def selector_rule_command(
     """Choose a selector's acceptance rule for one engine on that engine's predictions of dev documents."""
     from bioner.selector import selector_path
     from bioner.selector.model import Selector
-    from bioner.selector.train import OBJECTIVES, calibrate_on_predictions, rule_of
+    from bioner.selector.train import OBJECTIVES, calibrate_selector, dev_part, note_rule, rule_of
 
     if engine not in ENGINE_NAMES:
         raise typer.BadParameter(f"{engine!r}: one of {', '.join(ENGINE_NAMES)}", param_hint="--engine")
@@ -48,15 +48,14 @@ def selector_rule_command(
         raise BionerError("E624", "the output folder exists and is not empty", file=target,
                           hint="name a new folder, or the selector's own folder to update it in place")
     report = Report(skip_invalid=True)
-    gold_docs, pred_docs = _file_docs(str(gold), report), _file_docs(str(pred), report)
+    part = dev_part(gold.name, _file_docs(str(gold), report), _file_docs(str(pred), report), engine)  # mismatches fail before the model loads
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     model = Selector.load(source)
-    table = calibrate_on_predictions(model, gold_docs, pred_docs, engine, name=gold.name, objective=objective)
-    model.settings.trained_on.setdefault("rules", {})[engine] = {"gold": str(gold), "pred": str(pred), "documents": len(gold_docs),
-                                                                 "objective": objective, "dev": table}
+    table = calibrate_selector(model, [part], objective=objective)
+    note_rule(model, engine, {"gold": str(gold), "pred": str(pred), "documents": len(part.gold), "objective": objective, "dev": table})
     if target != source:
         shutil.copytree(source, target, dirs_exist_ok=True)
     model.save_settings(target)

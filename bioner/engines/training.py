@@ -1,7 +1,8 @@
-"""Pieces every training loop shares: learning-rate schedule, RNG state, atomic checkpoint writes."""
+"""Pieces every training loop shares: learning-rate schedule, RNG state, atomic checkpoint writes, adapter configs."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Mapping, Sequence
@@ -68,3 +69,12 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
         batches.extend(chunk_[i : i + batch_size] for i in range(0, len(chunk_), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def name_adapter_base(folder: Path, base: str) -> None:
+    """Write ``base`` (the name users load it with, e.g. gemma3-270m) as a saved peft adapter's base, not the local path it was read from."""
+    config_file = folder / "adapter_config.json"
+    if base and config_file.is_file():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = base
+        config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -226,6 +226,8 @@ class Selector:
 
         import torch
 
+        from bioner.engines.training import name_adapter_base
+
         folder = Path(path).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         if self.settings.lora:
@@ -235,11 +237,7 @@ class Selector:
                 self.model.save_pretrained(folder)
             if not had_card:
                 card.unlink(missing_ok=True)  # peft's empty model-card template, not ours
-            config_file = folder / "adapter_config.json"
-            if self.settings.base and config_file.is_file():  # the base's name as loaded (e.g. gemma3-270m), not a local cache path
-                config = json.loads(config_file.read_text(encoding="utf-8"))
-                config["base_model_name_or_path"] = str(self.settings.base)
-                config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            name_adapter_base(folder, self.settings.base)
         else:
             model = copy.deepcopy(self.model).to(torch.float16) if half else self.model
             with _quiet_hf():

@@ -416,6 +416,11 @@ def apply_rules(selector: Selector, rules: Mapping[str, Rule]) -> None:
     st.consistent = {k: v for k, v in st.consistent.items() if k not in rules} | {k: True for k, r in rules.items() if r.consistent}
 
 
+def note_rule(selector: Selector, engine: str, provenance: Mapping[str, Any]) -> None:
+    """Record where ``engine``'s rule was chosen after training (``trained_on["rules"]``), beside the training's own record."""
+    selector.settings.trained_on.setdefault("rules", {})[engine] = dict(provenance)
+
+
 def rule_of(selector: Selector, engine: str) -> Rule:
     """The rule the selector applies to ``engine``'s candidates."""
     return Rule(selector.threshold_for(engine), selector.guard_for(engine), selector.weight_for(engine), consistent=selector.consistent_for(engine))
@@ -441,21 +446,16 @@ def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: i
     return _dev_tables(selector, scored)
 
 
-def calibrate_on_predictions(selector: Selector, gold: Sequence[Document], pred: Sequence[Document], engine: str, *,
-                             name: str = "dev", objective: str = "no-loss", batch_size: int = 64) -> dict[str, dict[str, dict[str, float]]]:
-    """Choose the selector's rule for ``engine`` on that engine's predictions ``pred`` of the dev documents ``gold``
-    (paired by id; texts must match, as for the evaluator); other engines' rules stay. The dev table before and after."""
-    from bioner.evaluate import _check_ids, _check_text
+def dev_part(name: str, gold: Sequence[Document], pred: Sequence[Document], engine: str) -> Part:
+    """A calibration part: dev documents ``gold`` with ``engine``'s predictions ``pred`` of them, paired as the evaluator pairs
+    them (``bioner.evaluate.pair_documents``); the types to verify are the gold ones."""
+    from bioner.evaluate import pair_documents
 
-    by_id = {d.id: d for d in pred}
-    _check_ids({d.id: d for d in gold}, by_id)
-    for g in gold:
-        _check_text(g.id, g.text, by_id[g.id].text)
+    pairs = pair_documents(gold, pred)
     types = sorted({e.label for d in gold for e in d.entities})
     if not types:
         raise BionerError("E622", f"the dev documents of {name!r} have no gold entities to choose a rule on", hint="give annotated dev documents")
-    part = Part(name, list(gold), types, {engine: [by_id[g.id] for g in gold]})
-    return calibrate_selector(selector, [part], batch_size=batch_size, objective=objective)
+    return Part(name, [g for g, _ in pairs], types, {engine: [p for _, p in pairs]})
 
 
 def _candidate_threshold(selector: Selector, items: Sequence[tuple[str, Entity]], cands: Sequence[Candidate], batch_size: int) -> float:

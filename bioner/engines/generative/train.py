@@ -398,11 +398,7 @@ def save_adapter(model: Any, path: Path, settings: dict[str, Any]) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
-    config_file = tmp / "adapter_config.json"
-    if settings.get("base_model") and config_file.is_file():  # the name users load it with, not a temporary local path
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        config["base_model_name_or_path"] = str(settings["base_model"])
-        config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    training.name_adapter_base(tmp, str(settings.get("base_model") or ""))
     (tmp / SETTINGS).write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if path.exists():
         shutil.rmtree(path)
