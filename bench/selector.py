@@ -5,6 +5,8 @@ Run:
     .venv/bin/python bench/selector.py span                # span engine (shipped model), full test splits
     .venv/bin/python bench/selector.py llm-dev ncbi-tags bc5cdr-tags bc2gm-tags   # LLM predictions on dev samples
     .venv/bin/python bench/selector.py llm ncbi-tags bc5cdr-tags bc2gm-tags   # generative engine: adapters of bench/llm_engines.py
+    .venv/bin/python bench/selector.py llm ncbi-tags --dev-docs ncbi-disease=100 --test-docs ncbi-disease=100 [--repair]
+                                                           # larger samples than the LLM bench's; --repair: boundary repair tried
     .venv/bin/python bench/selector.py table
 
 Span rows: the shipped span model predicts each corpus's full test split with the
@@ -15,7 +17,9 @@ selector (``--selector``; the table has one row per engine, corpus and selector)
 bench/llm_engines.py (Gemma 3 270M + LoRA) predicts that bench's fixed test subsets
 (the same documents as its table), then the same selector verifies them, at a threshold
 for the LLM chosen on that run's predictions on a seeded dev sample (20 documents per corpus; BC2GM 100 sentences)
-(``llm-dev``; without them, the selector's general threshold). Scores are
+(``llm-dev``; without them, the selector's general threshold); ``--dev-docs`` and
+``--test-docs`` take larger seeded samples (rows keyed by the test sample), and ``--repair``
+lets the rule repair boundaries (``Selector.select``; the variants' scoring is in the cost). Scores are
 strict entity-level micro P/R/F1 from bioner's evaluator, relaxed F1 beside. The cost is
 the selector's wall time over all candidates of a corpus divided by their number, on
 one torch thread (batch 64, length-sorted). Engine predictions are cached in
@@ -53,6 +57,9 @@ TABLE = ROOT / "bench" / "results" / "selector.md"
 SPAN_CORPORA = ("ncbi-disease", "bc5cdr", "bc2gm")
 DEV_DOCS = {"bc2gm": 100}  # dev documents per corpus an LLM run predicts, to choose its threshold (BC2GM: sentences)
 DEV_DOCS_DEFAULT = 20
+DEV_N: dict[str, int] = {}  # --dev-docs CORPUS=N: a larger dev sample than DEV_DOCS
+TEST_N: dict[str, int] = {}  # --test-docs CORPUS=N: a larger test sample than bench/llm_engines.py's subset
+REPAIR = False  # --repair: the LLM rule may repair boundaries (chosen on dev with the rest)
 TRAIN_COMMAND = "scripts/train_selector.sh"
 
 
@@ -130,10 +137,19 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     from bioner.selector.model import passes_guard
 
     cut, guard, weight = selector.threshold_for(kind), selector.guard_for(kind), selector.weight_for(kind)
-    consistent = selector.consistent_for(kind)
-    # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the
-    # score), mentions of one group together when ``consistent``
-    kept = kept_by(pred, probs, threshold=cut, guard=guard, weight=weight, consistent=consistent)
+    consistent, margin = selector.consistent_for(kind), selector.repair_for(kind)
+    repair = None
+    if margin is not None:  # every candidate's boundary variants, scored (and timed) beside it
+        from bioner.selector.candidates import boundary_variants
+
+        variants = [[boundary_variants(d, e) for e in d.entities] for d in pred]
+        flat = [d.copy(entities=[v for vs in dv for v in vs]) for d, dv in zip(pred, variants, strict=True)]
+        vprobs, vseconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}|variants", flat)
+        seconds += vseconds
+        repair = (margin, variants, [_regroup(ps, dv) for ps, dv in zip(vprobs, variants, strict=True)])
+    # what select() keeps: boundaries repaired, then guarded by the engine's own score, or accepted on the selector's
+    # probability (mixed with the score), mentions of one group together when ``consistent``
+    kept = kept_by(pred, probs, repair=repair, threshold=cut, guard=guard, weight=weight, consistent=consistent)
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     # the control: the engine's own score, re-cut where it is best on the same dev predictions (no selector at all)
@@ -144,7 +160,8 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
         alone = {"threshold": alone_cut, **_scores(gold, recut, types), "delta_f1_95": _delta_f1_interval(gold, pred, recut, types)}
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
-                           "consistent": consistent, "objective": objective,
+                           "consistent": consistent, "objective": objective, "repair": margin,
+                           "repaired": _repaired(pred, probs, repair, guard) if repair is not None else 0,
                            "auc": _auc(gold, pred, probs), "engine_alone": alone,
                            "delta_f1_95": _delta_f1_interval(gold, pred, kept, types), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
@@ -152,12 +169,35 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     return row
 
 
-def kept_by(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], **rule: Any) -> list[Document]:
-    """The documents with the entities ``model.decide`` keeps under ``rule`` given their probabilities (what select() keeps)."""
-    from bioner.selector.model import decide
+def kept_by(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], repair: Any = None, **rule: Any) -> list[Document]:
+    """The documents with the entities ``model.decide`` keeps under ``rule`` given their probabilities (what select() keeps);
+    ``repair``: (margin, variants, their probabilities) per document and entity, applied first (``model.repair_spans``)."""
+    from bioner.selector.model import decide, passes_guard, repair_spans
 
-    return [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, **rule), strict=True) if k])
-            for d, ps in zip(pred, probs, strict=True)]
+    out = []
+    for k, (d, ps) in enumerate(zip(pred, probs, strict=True)):
+        ents, ps = list(d.entities), list(ps)
+        if repair is not None:  # as select(): a guarded candidate is neither scored nor moved
+            margin, variants, vprobs = repair
+            ps = [None if passes_guard(e.score, rule.get("guard")) else p for e, p in zip(ents, ps, strict=True)]
+            ents, ps, _ = repair_spans(ents, ps, variants[k], vprobs[k], margin)
+        out.append(d.copy(entities=[e for e, keep in zip(ents, decide(d.text, ents, ps, **rule), strict=True) if keep]))
+    return out
+
+
+def _repaired(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], repair: Any, guard: float | None) -> int:
+    """How many candidates boundary repair moved (kept by the rule or not; guarded ones are never moved)."""
+    from bioner.selector.model import passes_guard, repair_spans
+
+    margin, variants, vprobs = repair
+    return sum(repair_spans(d.entities, [None if passes_guard(e.score, guard) else p for e, p in zip(d.entities, probs[k], strict=True)],
+                            variants[k], vprobs[k], margin)[2] for k, d in enumerate(pred))
+
+
+def _regroup(flat: Sequence[float], variants: Sequence[Sequence[Any]]) -> list[list[float]]:
+    """A document's variant probabilities (one flat list) split per entity."""
+    it = iter(flat)
+    return [[next(it) for _ in vs] for vs in variants]
 
 
 @functools.cache
@@ -274,12 +314,38 @@ def _llm_bench() -> Any:
 
 
 def dev_docs(corpus: str) -> list[Document]:
-    """A fixed seeded sample of dev documents (``DEV_DOCS``), in corpus order (the LLM's dev predictions, for its threshold)."""
+    """A fixed seeded sample of dev documents (``DEV_DOCS``, or ``--dev-docs``), in corpus order (the LLM's dev predictions,
+    for its threshold)."""
     import random
 
     docs = list(corpora.load(corpus, "dev"))
-    keep = sorted(random.Random(f"selector-dev:{corpus}").sample(range(len(docs)), min(DEV_DOCS.get(corpus, DEV_DOCS_DEFAULT), len(docs))))
+    keep = sorted(random.Random(f"selector-dev:{corpus}").sample(range(len(docs)), min(_dev_count(corpus), len(docs))))
     return [docs[i] for i in keep]
+
+
+def _dev_count(corpus: str) -> int:
+    return DEV_N.get(corpus, DEV_DOCS.get(corpus, DEV_DOCS_DEFAULT))
+
+
+def _dev_tag(corpus: str) -> str:
+    """The dev sample in cache file names: empty for the default sample (the names caches had before ``--dev-docs``)."""
+    return f"{_dev_count(corpus)}" if corpus in DEV_N else ""
+
+
+def test_docs(corpus: str) -> list[Document]:
+    """An LLM run's test documents: bench/llm_engines.py's fixed subset, or with ``--test-docs`` a larger seeded sample
+    (the same seed; all of the test split when it asks for as many documents as it has)."""
+    import random
+
+    if corpus not in TEST_N:
+        return _llm_bench().subset_docs(corpus)
+    docs = list(corpora.load(corpus, "test"))
+    keep = sorted(random.Random(f"llm-bench:{corpus}").sample(range(len(docs)), min(TEST_N[corpus], len(docs))))
+    return [docs[i] for i in keep]
+
+
+def _test_tag(corpus: str) -> str:
+    return f"{TEST_N[corpus]}" if corpus in TEST_N else ""
 
 
 def llm_dev(runs: list[str]) -> None:
@@ -290,7 +356,7 @@ def llm_dev(runs: list[str]) -> None:
     for run in runs:
         for corpus in lb.RUNS[run][0]:
             gold = dev_docs(corpus)
-            _cached(CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
+            _cached(CACHE / f"{corpus}-dev{_dev_tag(corpus)}-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
             print(f"{run}: dev predictions on {len(gold)} {corpus} documents", flush=True)
 
 
@@ -305,15 +371,18 @@ def llm_rows(runs: list[str]) -> None:
         dev = _llm_dev_parts(run)
         note = "the selector's general threshold (no LLM dev predictions)"
         if dev:
-            table = calibrate_selector(selector, dev)
+            table = calibrate_selector(selector, dev, repair=REPAIR)
             note = f"this run's dev predictions ({', '.join(f'{p.name} {len(p.gold)} docs' for p in dev)}): {json.dumps(table)}"
         for corpus in lb.RUNS[run][0]:
-            gold = lb.subset_docs(corpus)
+            gold = test_docs(corpus)
             types = list(corpora.get(corpus).types)
-            pred = _cached(CACHE / f"{corpus}-test-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
-            _save_result(f"llm:{run}|{corpus}|{_selector_name()}", _row(f"llm {run} (Gemma 3 270M + LoRA @{_adapter_id(run)})", "llm", corpus,
-                                                      f"test subset of bench/llm_engines.py, {len(gold)}", gold, pred, types, selector, note,
-                                                                        "no-loss" if dev else _training_objective(selector)))
+            pred = _cached(CACHE / f"{corpus}-test{_test_tag(corpus)}-llm-{run}-{_adapter_id(run)}.jsonl", partial(_llm_predict, run, corpus, gold))
+            whole = len(gold) == len(corpora.load(corpus, "test"))
+            docs_note = f"test, all {len(gold)}" if whole else f"test subset{'' if corpus in TEST_N else ' of bench/llm_engines.py'}, {len(gold)}"
+            key = (f"llm:{run}|{corpus}|{_selector_name()}" + (f"|test{_test_tag(corpus)}" if corpus in TEST_N else "")
+                   + ("|repair" if REPAIR else ""))
+            _save_result(key, _row(f"llm {run} (Gemma 3 270M + LoRA @{_adapter_id(run)})", "llm", corpus, docs_note, gold, pred, types,
+                                   selector, note, "no-loss" if dev else _training_objective(selector)))
 
 
 def _llm_dev_parts(run: str) -> list[Any]:
@@ -323,7 +392,7 @@ def _llm_dev_parts(run: str) -> list[Any]:
 
     parts = []
     for corpus in _llm_bench().RUNS[run][0]:
-        cached = CACHE / f"{corpus}-dev-llm-{run}-{_adapter_id(run)}.jsonl"
+        cached = CACHE / f"{corpus}-dev{_dev_tag(corpus)}-llm-{run}-{_adapter_id(run)}.jsonl"
         if cached.is_file():
             parts.append(Part(corpus, dev_docs(corpus), list(corpora.get(corpus).types), {"llm": list(bioner.io.read(cached, "jsonl"))}))
     return parts
@@ -338,8 +407,9 @@ def calibrate_llm(run: str) -> None:
     dev = _llm_dev_parts(run)
     if not dev:
         raise SystemExit(f"no dev predictions of {run}: run `bench/selector.py llm-dev {run}` first")
-    table = calibrate_selector(selector, dev)
-    note_rule(selector, "llm", {"run": run, "adapter": _adapter_id(run), "documents": {p.name: len(p.gold) for p in dev}, "dev": table})
+    table = calibrate_selector(selector, dev, repair=REPAIR)
+    note_rule(selector, "llm", {"run": run, "adapter": _adapter_id(run), "documents": {p.name: len(p.gold) for p in dev}, "repair_tried": REPAIR,
+                                "dev": table})
     selector.save_settings(SELECTOR)
     print(f"{_selector_name()}: llm rule {selector.threshold_for('llm')} on {run}'s dev predictions: {json.dumps(table)}")
 
@@ -355,10 +425,15 @@ def _alone(alone: dict[str, Any] | None) -> str:
     return "- | - | -" if not alone else f"{alone['precision']} | {alone['recall']} | {alone['f1']} {_interval(alone)} (at {alone['threshold']:.3g})"
 
 
+def _repair(r: dict[str, Any]) -> str:
+    return "-" if r.get("repair") is None else f"{r['repair']:g} ({r['repaired']})"
+
+
 def table() -> str:
     results = _load_results()
     head = ("| engine | corpus | test docs | selector | P | P + selector | R | R + selector | F1 | F1 + selector | change, 95% interval | relaxed F1 | + selector "
-            "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | mentions together | rule chosen by | AUC right vs wrong "
+            "| engine score re-cut on dev: P | R | F1 | threshold | guard | score weight | mentions together | repair margin (moved) | rule chosen by "
+            "| AUC right vs wrong "
             "| candidates | guarded | ms / candidate |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for key in sorted(results, key=lambda k: (not k.startswith("span"), k)):
@@ -367,18 +442,30 @@ def table() -> str:
         lines.append(f"| {r['engine']} | {r['corpus']} | {r['docs']} | {_short_name(r['selector'])} | {a['precision']} | {b['precision']} | {a['recall']} | {b['recall']} "
                      f"| {a['f1']} | **{b['f1']}** | {_interval(r)} | {a['relaxed_f1']} | {b['relaxed_f1']} | {_alone(r.get('engine_alone'))} | {r['threshold']:.3g} "
                      f"| {'-' if r.get('guard') is None else format(r['guard'], '.3g')} | {r.get('weight') or '-'} | {'yes' if r.get('consistent') else '-'} "
-                     f"| {r.get('objective', 'pooled')} | {r.get('auc') or '-'} "
+                     f"| {_repair(r)} | {r.get('objective', 'pooled')} | {r.get('auc') or '-'} "
                      f"| {r['candidates']} | {r.get('guarded', 0)} | {r['ms_per_candidate']} |")
     return "\n".join(lines)
 
 
 def main() -> None:
-    global SELECTOR
+    global SELECTOR, REPAIR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["span", "llm-dev", "llm", "calibrate-llm", "table"])
     ap.add_argument("names", nargs="*", help="span: corpora (default: ncbi-disease bc5cdr bc2gm); llm: runs of bench/llm_engines.py")
     ap.add_argument("--selector", type=Path, default=None, help=f"selector folder (default: {os.path.relpath(SELECTOR, ROOT)})")
+    ap.add_argument("--dev-docs", action="append", default=[], metavar="CORPUS=N",
+                    help="llm-dev, llm, calibrate-llm: predict and choose the rule on N dev documents of CORPUS (default 20; BC2GM 100 sentences)")
+    ap.add_argument("--test-docs", action="append", default=[], metavar="CORPUS=N",
+                    help="llm: N test documents of CORPUS, a seeded sample with the LLM bench's seed (default: that bench's subset)")
+    ap.add_argument("--repair", action="store_true", help="llm, calibrate-llm: try boundary repair when choosing the LLM rule")
     args = ap.parse_args()
+    REPAIR = args.repair
+    for option, into in ((args.dev_docs, DEV_N), (args.test_docs, TEST_N)):
+        for item in option:
+            corpus, _, n = item.partition("=")
+            if not n.isdigit() or int(n) < 1:
+                ap.error(f"expected CORPUS=N with N a positive whole number, got {item!r}")
+            into[corpus] = int(n)
     if args.selector is not None:
         SELECTOR = args.selector.resolve()
     if args.command == "span":
@@ -419,7 +506,11 @@ def main() -> None:
         "is best on the same dev predictions; a selector adds only what it gains beyond that. `change, 95% interval`: "
         "paired bootstrap of strict F1 with minus without over the test documents (2,000 resamples, seed 0; rows from "
         "2026-12-06 on), the control's beside its F1. LLM rows: threshold chosen on that run's predictions on a dev sample (20 documents per corpus; "
-        "BC2GM 100 sentences; `llm-dev`); LLM entities have no score, so no guard. Rows: `.venv/bin/python bench/selector.py "
+        "BC2GM 100 sentences; `llm-dev`), or on a larger seeded sample (`--dev-docs CORPUS=N`), test rows on the LLM bench's subset or on a "
+        "larger seeded sample with its seed (`--test-docs CORPUS=N`; `test, all N` when that is the whole split); LLM entities have no "
+        "score, so no guard. `repair margin (moved)`: with `--repair` the rule may replace a candidate by its span one token wider or "
+        "narrower at either end when the selector prefers it by more than the margin (chosen on dev with the threshold; `-`: no repair), "
+        "and how many test candidates it moved; its cost includes scoring those variants. Rows: `.venv/bin/python bench/selector.py "
         "span|llm-dev|llm ... --selector runs/selector/NAME/selector`. AUC: how well the selector's probability ranks the "
         "engine's right (strict) predictions above its wrong ones (0.5 = chance), over every candidate. ms / candidate: "
         "one torch thread, on a machine running other jobs.\n\n"

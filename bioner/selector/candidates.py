@@ -52,20 +52,29 @@ def _sentence_of(doc: Document, start: int, end: int) -> Offsets:
     return 0, len(doc.text)
 
 
+def _token_window(doc: Document, ent: Entity, toks: Sequence[Offsets]) -> tuple[int, int, int | None, int | None] | None:
+    """Token indices (first, last) of ``ent``'s sentence and (i, j) of the tokens ``ent`` covers (None, None when it covers
+    none), ends exclusive; None when the sentence has no token."""
+    lo, hi = _sentence_of(doc, ent.start, ent.end)
+    idx = [k for k, (s, e) in enumerate(toks) if lo <= s and e <= hi]
+    if not idx:
+        return None
+    covered = [k for k in idx if toks[k][1] > ent.start and toks[k][0] < ent.end]
+    i, j = (covered[0], covered[-1] + 1) if covered else (None, None)
+    return idx[0], idx[-1] + 1, i, j
+
+
 def perturbations(doc: Document, ent: Entity, types: Sequence[str], tokens: Sequence[Offsets] | None = None) -> list[tuple[str, Entity]]:
     """Every negative made from gold entity ``ent``: (kind, entity), spans inside its sentence.
 
     Some may coincide with other gold entities; ``gold_candidates`` removes those.
     """
     toks = list(tokens) if tokens is not None else _tokens(doc)
-    lo, hi = _sentence_of(doc, ent.start, ent.end)
-    idx = [k for k, (s, e) in enumerate(toks) if lo <= s and e <= hi]
+    window = _token_window(doc, ent, toks)
     out: list[tuple[str, Entity]] = []
-    if not idx:
+    if window is None:
         return [("type", Entity(ent.start, ent.end, t)) for t in types if t != ent.label]
-    first, last = idx[0], idx[-1] + 1  # token range of the sentence
-    covered = [k for k in idx if toks[k][1] > ent.start and toks[k][0] < ent.end]
-    i, j = (covered[0], covered[-1] + 1) if covered else (None, None)
+    first, last, i, j = window
 
     def span(a: int, b: int, keep_start: bool, keep_end: bool) -> Entity | None:
         if not (first <= a < b <= last):
@@ -96,6 +105,37 @@ def perturbations(doc: Document, ent: Entity, types: Sequence[str], tokens: Sequ
             seen.add(e.key())
             unique.append((kind, e))
     return unique
+
+
+def boundary_variants(doc: Document, ent: Entity, tokens: Sequence[Offsets] | None = None) -> list[Entity]:
+    """The spans ``ent`` becomes with its start, its end or both moved by one token, inside its sentence, same type.
+
+    What the selector's boundary repair (``model.repair_spans``) compares a candidate with: the
+    nearest of the ``shift``/``sub``/``super`` mistakes it was trained to rank below the
+    right span. A discontinuous entity, or one that covers no token, has none.
+    """
+    if ent.fragments:
+        return []
+    toks = list(tokens) if tokens is not None else _tokens(doc)
+    window = _token_window(doc, ent, toks)
+    if window is None:
+        return []
+    first, last, i, j = window
+    if i is None or j is None:
+        return []
+    out: list[Entity] = []
+    seen = {(ent.start, ent.end)}
+    for a in (-1, 0, 1):
+        for b in (-1, 0, 1):
+            x, y = i + a, j + b
+            if not (first <= x < y <= last):
+                continue
+            start = ent.start if a == 0 else toks[x][0]  # an unmoved boundary stays where the engine put it
+            end = ent.end if b == 0 else toks[y - 1][1]
+            if start < end and (start, end) not in seen:
+                seen.add((start, end))
+                out.append(Entity(start, end, ent.label))
+    return out
 
 
 def gold_candidates(

@@ -29,10 +29,13 @@ from bioner.doc import Document, Entity
 from bioner.errors import BionerError
 from bioner.labels import TYPES, find_type
 
+from .candidates import boundary_variants
+
 SETTINGS = "bioner_selector.json"
 FORMAT_VERSION = 1
 OPEN, CLOSE = "[[", "]]"
 SCORE_ATTR = "selector_score"  # the attribute a kept entity carries its selector probability in
+REPAIRED_ATTR = "repaired_from"  # the attribute a repaired entity keeps the engine's span in ("start-end")
 
 
 @dataclass
@@ -52,6 +55,10 @@ class SelectorSettings:
     # per engine: True when a document's mentions of one type and text (or abbreviation) are decided together, on the
     # best of them (``bioner.selector.discourse``; chosen on dev with the threshold; absent: each mention on its own)
     consistent: dict[str, bool] = field(default_factory=dict)
+    # per engine: the margin of boundary repair (``repair_spans``): a candidate is replaced by the span one token wider or
+    # narrower at either end that the selector prefers by more than this (chosen on dev with the threshold; absent: no
+    # repair, every candidate is judged as the engine gave it)
+    repairs: dict[str, float] = field(default_factory=dict)
     # LoRA on the base (``{"r": 16, "alpha": 32}``; empty: every weight of the base is the selector's own). A LoRA
     # selector's folder holds only the adapter and the head; the base is loaded by name from ``base`` (a packaged LM
     # such as ``gemma3-270m`` ships with a few MB instead of its full weights)
@@ -100,6 +107,39 @@ def decide(text: str, entities: Sequence[Entity], probs: Sequence[float | None],
 
         values = group_max(values, mention_groups(text, entities))
     return [passes_guard(e.score, guard) or v >= threshold for e, v in zip(entities, values, strict=True)]
+
+
+def repair_spans(entities: Sequence[Entity], probs: Sequence[float | None], variants: Sequence[Sequence[Entity]],
+                 variant_probs: Sequence[Sequence[float]], margin: float) -> tuple[list[Entity], list[float | None], int]:
+    """Boundary repair: each entity replaced by its best variant when the selector prefers that one by more than ``margin``.
+
+    ``variants[k]`` are entity ``k``'s ``candidates.boundary_variants`` with their probabilities
+    ``variant_probs[k]`` (none for a guarded entity, whose probability is None). A replaced
+    entity keeps its type, engine score and attributes and records the engine's span in
+    ``attrs["repaired_from"]`` ("start-end"). When two entities end on the same span, the
+    more probable stays (an unscored, guarded one first). Returns the entities, their
+    probabilities and how many were replaced (and kept).
+    """
+    out: list[tuple[Entity, float | None, bool]] = []
+    for e, p, vs, vps in zip(entities, probs, variants, variant_probs, strict=True):
+        if p is not None and vps:
+            k = max(range(len(vps)), key=vps.__getitem__)  # the first of equal best variants
+            if vps[k] > p + margin:
+                v = vs[k]
+                out.append((e.with_(start=v.start, end=v.end, attrs={**e.attrs, REPAIRED_ATTR: f"{e.start}-{e.end}"}), vps[k], True))
+                continue
+        out.append((e, p, False))
+    best: dict[tuple[int, int, str], int] = {}
+    for k, (e, p, _) in enumerate(out):
+        j = best.get(e.key())
+        if j is None or _rank(p) > _rank(out[j][1]):
+            best[e.key()] = k
+    keep = sorted(best.values())
+    return [out[k][0] for k in keep], [out[k][1] for k in keep], sum(out[k][2] for k in keep)
+
+
+def _rank(p: float | None) -> float:
+    return 2.0 if p is None else p  # a guarded entity (no probability) is surer than any scored one
 
 
 def _scored_prob(p: float | None) -> float:
@@ -249,8 +289,9 @@ class Selector:
         """Write only the settings (thresholds, rules, provenance) into the selector folder ``path``, atomically."""
         folder = Path(path).expanduser()
         data = asdict(self.settings)
-        if not data["lora"]:
-            del data["lora"]  # a full selector's file stays readable by bioner versions before LoRA
+        for added in ("lora", "repairs"):  # fields added later: a selector without them stays readable by earlier bioner versions
+            if not data[added]:
+                del data[added]
         tmp = folder / (SETTINGS + ".tmp")
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, folder / SETTINGS)
@@ -275,6 +316,10 @@ class Selector:
     def consistent_for(self, engine: str | None) -> bool:
         """Whether that engine's mentions of one type and text in a document are decided together (``decide``)."""
         return self.settings.consistent.get(engine, False) if engine else False
+
+    def repair_for(self, engine: str | None) -> float | None:
+        """The margin of boundary repair for that engine's candidates (``repair_spans``); None: no repair."""
+        return self.settings.repairs.get(engine) if engine else None
 
     def __repr__(self) -> str:
         return f"Selector(base={self.settings.base!r}, threshold={self.settings.threshold:.3f})"
@@ -323,7 +368,7 @@ class Selector:
         return [[next(flat) for _ in doc.entities] for doc in docs]
 
     def select(self, docs: Iterable[Document], *, threshold: float | None = None, engine: str | None = None,
-               guard: float | None = None, weight: float | None = None, consistent: bool | None = None,
+               guard: float | None = None, weight: float | None = None, consistent: bool | None = None, repair: bool = True,
                batch_size: int = 32) -> list[Document]:
         """New Documents keeping the entities the selector accepts.
 
@@ -336,6 +381,11 @@ class Selector:
         without a score. With ``consistent``, a document's mentions of one type with the same
         text, or a short form and its long form, are kept together when any of them is
         (``bioner.selector.discourse``).
+
+        With a repair margin for ``engine`` (``repair_for``; ``repair=False`` turns it off), each
+        scored candidate is first compared with its spans one token wider or narrower at either
+        end (``candidates.boundary_variants``) and replaced by the one the selector prefers by
+        more than the margin (``repair_spans``), which is then judged as above.
 
         Kept entities carry the selector's probability in ``attrs["selector_score"]`` (guarded
         ones do not); their engine ``score`` is unchanged. Each document's
@@ -351,14 +401,25 @@ class Selector:
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"engine score weight must be in [0, 1), got {weight}")
         consistent = self.consistent_for(engine) if consistent is None else consistent
-        items = [(doc.text, e) for doc in docs for e in doc.entities if not passes_guard(e.score, guard)]
-        probs = iter(self.score(items, batch_size=batch_size))
+        margin = self.repair_for(engine) if repair else None
+        variants = [[boundary_variants(doc, e) if margin is not None and not passes_guard(e.score, guard) else [] for e in doc.entities]
+                    for doc in docs]
+        items = [(doc.text, x) for doc, vs in zip(docs, variants, strict=True) for e, v in zip(doc.entities, vs, strict=True)
+                 if not passes_guard(e.score, guard) for x in (e, *v)]
+        probs = iter(self.score(items, batch_size=batch_size))  # each candidate, then its variants
         out = []
-        for doc in docs:
-            ps = [None if passes_guard(e.score, guard) else next(probs) for e in doc.entities]
-            keep = decide(doc.text, doc.entities, ps, threshold=cut, guard=guard, weight=weight, consistent=consistent)
+        for doc, vs in zip(docs, variants, strict=True):
+            ps: list[float | None] = []
+            vps: list[list[float]] = []
+            for e, v in zip(doc.entities, vs, strict=True):
+                ps.append(None if passes_guard(e.score, guard) else next(probs))
+                vps.append([next(probs) for _ in v])
+            ents, repaired = list(doc.entities), 0
+            if margin is not None:
+                ents, ps, repaired = repair_spans(ents, ps, vs, vps, margin)
+            keep = decide(doc.text, ents, ps, threshold=cut, guard=guard, weight=weight, consistent=consistent)
             kept, rejected, passed, by_mention = [], 0, 0, 0
-            for e, p, k in zip(doc.entities, ps, keep, strict=True):
+            for e, p, k in zip(ents, ps, keep, strict=True):
                 if p is None:
                     kept.append(e)
                     passed += 1
@@ -374,6 +435,8 @@ class Selector:
                 meta.update(weight=weight)
             if consistent:
                 meta.update(consistent=True, by_mention=by_mention)
+            if margin is not None:  # repaired: kept or not; merged: entities that became another one's span
+                meta.update(repair=margin, repaired=repaired, merged=len(doc.entities) - len(ents))
             out.append(doc.copy(entities=kept, metadata={**doc.metadata, "selector": meta}))
         return out
 

@@ -18,6 +18,9 @@ part's F1. For an engine that scores its entities, a guard on that score and a w
 mixing it into the decision are chosen with the threshold (``choose_rule``), and so is
 deciding a document's repeated mentions together (``discourse``); the best cut on the
 engine's score alone is recorded as the control a selector has to beat (``engine_alone``).
+When asked (``repair``), boundary repair is tried as well: a candidate replaced by its span
+one token wider or narrower at either end when the selector prefers that by a margin,
+chosen on dev like the rest and measured against the engine's predictions as it gave them.
 Without engine predictions on dev, the threshold maximises the F1 of accepting gold
 candidates among the dev candidates.
 """
@@ -39,9 +42,9 @@ from bioner.doc import Document, Entity
 from bioner.engines import training
 from bioner.errors import BionerError
 
-from .candidates import Candidate, engine_candidates, gold_candidates, kind_counts
+from .candidates import Candidate, boundary_variants, engine_candidates, gold_candidates, kind_counts
 from .discourse import group_max, mention_groups
-from .model import Selector, fused, passes_guard
+from .model import Selector, fused, passes_guard, repair_spans
 
 CHECKPOINT = "checkpoint"
 MODEL_DIR = "selector"
@@ -79,6 +82,7 @@ class SelectorTrainConfig:
     # keep the base's token embeddings fixed: in a large-vocabulary causal LM (Gemma: 170M of 268M weights) they are
     # most of the model, a few thousand candidates touch a sliver of their rows, and Adam's state for them costs 1.4 GB
     freeze_embeddings: bool = False
+    repair: bool = False  # also try boundary repair when choosing each engine's rule (``model.repair_spans``; ~8x the dev scoring)
 
 
 @dataclass
@@ -94,6 +98,7 @@ class SelectorTrainResult:
     guards: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when a guard helped on dev
     weights: dict[str, float] = field(default_factory=dict)  # per engine that scores its entities, when mixing its score in helped on dev
     consistent: dict[str, bool] = field(default_factory=dict)  # per engine, when deciding mentions by group helped on dev
+    repairs: dict[str, float] = field(default_factory=dict)  # per engine, the boundary-repair margin when repair helped on dev
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -163,7 +168,7 @@ def _fingerprint(cands: Sequence[Candidate], config: SelectorTrainConfig, base: 
     h = hashlib.sha256()
     for c in cands:
         h.update(f"{c.doc}:{c.entity.start}:{c.entity.end}:{c.entity.label}:{c.target}:{c.group}\n".encode())
-    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse", "consistent", "objective")}  # calibration only
+    keep = {k: v for k, v in asdict(config).items() if k not in ("max_steps", "save_every", "guard", "fuse", "consistent", "objective", "repair")}  # calibration only
     if not config.freeze_embeddings:
         del keep["freeze_embeddings"]  # added later: checkpoints made before it still resume
     h.update(json.dumps({"config": keep, "base": base}, sort_keys=True).encode())
@@ -194,6 +199,15 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 
 @dataclass
+class _RepairDoc:
+    text: str
+    gold: set[tuple[int, int, str]]
+    entities: list[Entity]
+    variants: list[list[Entity]]
+    variant_probs: list[list[float]]
+
+
+@dataclass
 class _Scored:
     """Dev predictions of one engine on one part, with selector probabilities, against gold keys."""
 
@@ -202,9 +216,37 @@ class _Scored:
     hits: list[tuple[float, bool]]  # (probability, matches gold) per distinct prediction
     scores: list[float | None] = field(default_factory=list)  # the engine's own score per prediction (None: it gives none)
     groups: list[int] = field(default_factory=list)  # per prediction, its mention group in the part (``discourse``; empty: none)
+    # what boundary repair needs (``repaired``; None: the variants were not scored): per document, its text, gold keys,
+    # predictions, and each prediction's boundary variants with their probabilities
+    docs: list[_RepairDoc] | None = None
+    baseline: float | None = None  # after a repair: the strict F1 (points) of the engine's predictions as it gave them
+
+    def own_f1(self) -> float:
+        """Strict F1 (points) of keeping every prediction: the engine's own, or ``baseline`` after a repair."""
+        if self.baseline is not None:
+            return self.baseline
+        return 200 * sum(h for _, h in self.hits) / max(len(self.hits) + self.gold, 1)
+
+    def repaired(self, margin: float | None) -> _Scored:
+        """The predictions after boundary repair at ``margin`` (``model.repair_spans``), hits and groups counted anew."""
+        if margin is None or self.docs is None:
+            return self
+        hits: list[tuple[float, bool]] = []
+        scores: list[float | None] = []
+        groups: list[int] = []
+        k = 0
+        for doc in self.docs:
+            probs: list[float | None] = [p for p, _ in self.hits[k:k + len(doc.entities)]]
+            k += len(doc.entities)
+            ents, ps, _ = repair_spans(doc.entities, probs, doc.variants, doc.variant_probs, margin)
+            groups.extend(len(hits) + g for g in mention_groups(doc.text, ents))
+            hits.extend((cast(float, p), e.key() in doc.gold) for e, p in zip(ents, ps, strict=True))  # every prediction is scored here
+            scores.extend(e.score for e in ents)
+        return _Scored(self.name, self.gold, hits, scores, groups, baseline=self.own_f1())
 
     def _with(self, values: list[float]) -> _Scored:
-        return _Scored(self.name, self.gold, [(v, h) for v, (_, h) in zip(values, self.hits, strict=True)], self.scores, self.groups)
+        return _Scored(self.name, self.gold, [(v, h) for v, (_, h) in zip(values, self.hits, strict=True)], self.scores, self.groups,
+                       baseline=self.baseline)
 
     def guarded(self, guard: float | None) -> _Scored:
         """The same predictions with those the ``guard`` lets through unscored counted as accepted (probability 1)."""
@@ -225,11 +267,12 @@ class _Scored:
         return self._with(group_max([p for p, _ in self.hits], self.groups))
 
     def decided(self, rule: Rule) -> _Scored:
-        """The values ``rule``'s threshold is compared with: fused, guarded, then grouped, as ``model.decide`` does."""
-        return self.fused(rule.weight).guarded(rule.guard).grouped(rule.consistent)
+        """The values ``rule``'s threshold is compared with: repaired, fused, guarded, then grouped, as ``Selector.select`` does."""
+        return self.repaired(rule.repair).fused(rule.weight).guarded(rule.guard).grouped(rule.consistent)
 
 
-def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[_Scored]:
+def _scored(selector: Selector, parts: Sequence[Part], batch_size: int, repair: bool = False) -> list[_Scored]:
+    """Each part's dev predictions per engine with their probabilities; ``repair``: their boundary variants' too."""
     out = []
     for part in parts:
         keep = set(part.types)
@@ -239,6 +282,7 @@ def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[
             hit: list[bool] = []
             own: list[float | None] = []
             groups: list[int] = []
+            docs: list[_RepairDoc] = []
             for d, keys in zip(pred, gold_keys, strict=True):
                 best: dict[tuple[int, int, str], float | None] = {}
                 for e in d.entities:
@@ -251,8 +295,17 @@ def _scored(selector: Selector, parts: Sequence[Part], batch_size: int) -> list[
                     items.append((d.text, e))
                     hit.append(e.key() in keys)
                     own.append(e.score)
+                if repair:
+                    docs.append(_RepairDoc(d.text, keys, ents, [boundary_variants(d, e) for e in ents], []))
+            n = len(items)
+            for doc in docs:  # the variants are scored after the predictions, in one pass
+                items.extend((doc.text, v) for vs in doc.variants for v in vs)
             probs = selector.score(items, batch_size=batch_size)
-            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs, hit, strict=True)), own, groups))
+            rest = iter(probs[n:])
+            for doc in docs:
+                doc.variant_probs = [[next(rest) for _ in vs] for vs in doc.variants]
+            out.append(_Scored(f"{part.name}/{engine}", sum(map(len, gold_keys)), list(zip(probs[:n], hit, strict=True)), own, groups,
+                               docs if repair else None))
     return out
 
 
@@ -309,7 +362,7 @@ def choose_cut(scored: Sequence[_Scored], objective: str = "no-loss") -> tuple[f
         tp = len(right) - np.searchsorted(right, cuts, side="left")
         kept = len(probs) - np.searchsorted(np.sort(probs), cuts, side="left")
         f1 = 200 * tp / np.maximum(kept + s.gold, 1)
-        gains.append(f1 - f1[0])  # cut 0 keeps every prediction: the engine's own F1
+        gains.append(f1 - s.own_f1())  # against keeping every prediction as the engine gave them (cut 0, unrepaired)
     gain = np.array(gains)
     value = np.where(gain.min(axis=0) >= -1e-9, gain.mean(axis=0), -np.inf)
     k = int(np.argmax(value))  # the first (lowest) of equal best cuts
@@ -336,6 +389,7 @@ def choose_guard(scored: Sequence[_Scored], *, consistent: bool = False, objecti
 
 
 FUSE_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # engine-score weights tried besides 0 (1 would drop the selector)
+REPAIR_MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # boundary-repair margins tried besides none, when the variants were scored
 
 
 @dataclass(frozen=True)
@@ -347,31 +401,37 @@ class Rule:
     weight: float = 0.0
     value: float = 0.0  # pooled micro F1 ("pooled") or mean F1 gain over parts ("no-loss") on dev
     consistent: bool = False
+    repair: float | None = None  # the boundary-repair margin (``model.repair_spans``); None: no repair
 
 
 def choose_rule(scored: Sequence[_Scored], *, guard: bool = True, fuse: bool = True, consistent: bool = True,
                 objective: str = "no-loss") -> Rule:
-    """The (weight, guard, threshold, consistent) best for ``objective`` over ``scored`` (``choose_cut``).
+    """The (repair, weight, guard, threshold, consistent) best for ``objective`` over ``scored`` (``choose_cut``).
 
-    Weights tried: 0 (the selector alone) and, when the engine gives scores and ``fuse``,
-    ``FUSE_WEIGHTS``; for each, the best guard (``choose_guard``; none when not ``guard``)
-    and threshold; each with mentions decided alone and, when ``consistent``, by group.
-    The simpler rule wins ties (weight 0, each mention alone), so the engine's score and
-    the groups are used only when they help on dev; a choice may still not carry over to
-    test, which bench/selector.py measures.
+    Repair margins tried: none and, when the parts' boundary variants were scored (``_scored(...,
+    repair=True)``), ``REPAIR_MARGINS``, without a guard (a guarded candidate is never scored,
+    so it could not be repaired). Weights tried: 0 (the selector alone) and, when the engine
+    gives scores and ``fuse``, ``FUSE_WEIGHTS``; for each, the best guard (``choose_guard``;
+    none when not ``guard``) and threshold; each with mentions decided alone and, when
+    ``consistent``, by group. The simpler rule wins ties (no repair, weight 0, each mention
+    alone), so repair, the engine's score and the groups are used only when they help on dev;
+    a choice may still not carry over to test, which bench/selector.py measures.
     """
-    has_scores = any(e is not None for s in scored for e in s.scores)
-    has_groups = any(len(set(s.groups)) < len(s.groups) for s in scored)
     best: Rule | None = None
-    for together in (False, True) if consistent and has_groups else (False,):
-        for weight in (0.0, *(FUSE_WEIGHTS if fuse and has_scores else ())):
-            mixed = [s.fused(weight) for s in scored]
-            if guard:
-                g, cut, value = choose_guard(mixed, consistent=together, objective=objective)
-            else:
-                g, (cut, value) = None, choose_cut([s.grouped(together) for s in mixed], objective)
-            if best is None or value > best.value + 1e-9:
-                best = Rule(round(cut, 6), g, weight, value, together)
+    margins = (None, *REPAIR_MARGINS) if any(s.docs is not None for s in scored) else (None,)
+    for margin in margins:  # no repair first: a margin is kept only when it does better on dev
+        fixed = [s.repaired(margin) for s in scored]
+        has_scores = any(e is not None for s in fixed for e in s.scores)
+        has_groups = any(len(set(s.groups)) < len(s.groups) for s in fixed)
+        for together in (False, True) if consistent and has_groups else (False,):
+            for weight in (0.0, *(FUSE_WEIGHTS if fuse and has_scores else ())):
+                mixed = [s.fused(weight) for s in fixed]
+                if guard and margin is None:  # a guarded candidate is never scored, so it cannot be repaired: one or the other
+                    g, cut, value = choose_guard(mixed, consistent=together, objective=objective)
+                else:
+                    g, (cut, value) = None, choose_cut([s.grouped(together) for s in mixed], objective)
+                if best is None or value > best.value + 1e-9:
+                    best = Rule(round(cut, 6), g, weight, value, together, margin)
     assert best is not None
     return best
 
@@ -414,6 +474,7 @@ def apply_rules(selector: Selector, rules: Mapping[str, Rule]) -> None:
     st.guards = {k: v for k, v in st.guards.items() if k not in rules} | {k: r.guard for k, r in rules.items() if r.guard is not None}
     st.weights = {k: v for k, v in st.weights.items() if k not in rules} | {k: r.weight for k, r in rules.items() if r.weight > 0}
     st.consistent = {k: v for k, v in st.consistent.items() if k not in rules} | {k: True for k, r in rules.items() if r.consistent}
+    st.repairs = {k: v for k, v in st.repairs.items() if k not in rules} | {k: r.repair for k, r in rules.items() if r.repair is not None}
 
 
 def note_rule(selector: Selector, engine: str, provenance: Mapping[str, Any]) -> None:
@@ -423,7 +484,8 @@ def note_rule(selector: Selector, engine: str, provenance: Mapping[str, Any]) ->
 
 def rule_of(selector: Selector, engine: str) -> Rule:
     """The rule the selector applies to ``engine``'s candidates."""
-    return Rule(selector.threshold_for(engine), selector.guard_for(engine), selector.weight_for(engine), consistent=selector.consistent_for(engine))
+    return Rule(selector.threshold_for(engine), selector.guard_for(engine), selector.weight_for(engine), consistent=selector.consistent_for(engine),
+                repair=selector.repair_for(engine))
 
 
 def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict[str, dict[str, float]]]:
@@ -431,14 +493,18 @@ def _dev_tables(selector: Selector, scored: Sequence[_Scored]) -> dict[str, dict
     out = {}
     for s in scored:
         rule = rule_of(selector, engine_of(s.name))
-        out[s.name] = _dev_table([s.decided(rule)], rule.threshold)[s.name]
+        out[s.name] = _dev_table([s.decided(rule)], rule.threshold, without=s)[s.name]
     return out
 
 
 def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: int = 64, guard: bool = True, fuse: bool = True,
-                       consistent: bool = True, objective: str = "no-loss") -> dict[str, dict[str, dict[str, float]]]:
-    """Choose (or re-choose) the selector's per-engine rules on ``dev`` parts' engine predictions; the dev table before and after."""
-    scored = _scored(selector, dev, batch_size)
+                       consistent: bool = True, objective: str = "no-loss", repair: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+    """Choose (or re-choose) the selector's per-engine rules on ``dev`` parts' engine predictions; the dev table before and after.
+
+    ``repair``: boundary repair (``model.repair_spans``) is tried too, at ``REPAIR_MARGINS``; it scores every prediction's
+    boundary variants as well (about eight per prediction), so it costs that many times more.
+    """
+    scored = _scored(selector, dev, batch_size, repair=repair)
     if not scored:
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
     # the engines in ``scored`` get new settings; other engines' stay
@@ -455,6 +521,10 @@ def dev_part(name: str, gold: Sequence[Document], pred: Sequence[Document], engi
     types = sorted({e.label for d in gold for e in d.entities})
     if not types:
         raise BionerError("E622", f"the dev documents of {name!r} have no gold entities to choose a rule on", hint="give annotated dev documents")
+    predicted = sorted({e.label for _, d in pairs for e in d.entities})
+    if predicted and not set(predicted) & set(types):  # otherwise every prediction is left out and nothing is left to choose on
+        raise BionerError("E622", f"none of the predicted types {predicted} is a gold type of {name!r} {types}",
+                          hint="predict with the gold documents' own type names (or convert the gold file so its types match)")
     return Part(name, [g for g, _ in pairs], types, {engine: [p for _, p in pairs]})
 
 
@@ -466,13 +536,16 @@ def _candidate_threshold(selector: Selector, items: Sequence[tuple[str, Entity]]
     return choose_threshold([s])[0]
 
 
-def _dev_table(scored: Sequence[_Scored], cut: float) -> dict[str, dict[str, dict[str, float]]]:
+def _dev_table(scored: Sequence[_Scored], cut: float, without: _Scored | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """P/R/F1 of each part's predictions kept at ``cut`` ("with") and of all of them ("without": those of ``without`` when
+    given, the engine's own predictions before a repair)."""
     table = {}
     for s in scored:
-        tp0 = sum(h for _, h in s.hits)
+        engine = without or s
+        tp0 = sum(h for _, h in engine.hits)
         kept = [(p, h) for p, h in s.hits if p >= cut]
         tp1 = sum(h for _, h in kept)
-        table[s.name] = {"without": _prf(tp0, len(s.hits) - tp0, s.gold - tp0), "with": _prf(tp1, len(kept) - tp1, s.gold - tp1)}
+        table[s.name] = {"without": _prf(tp0, len(engine.hits) - tp0, s.gold - tp0), "with": _prf(tp1, len(kept) - tp1, s.gold - tp1)}
     return table
 
 
@@ -582,11 +655,11 @@ def train_selector(
     model.eval()
     if config.save_half and not selector.settings.lora:  # a LoRA selector is saved in float32, on a base loaded as it is now
         model.to(torch.float16).to(torch.float32)  # calibrate with the weights that will be shipped
-    scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size)
+    scored = _scored(selector, [p for p in dev if p.predictions], score_batch_size, repair=config.repair)
     if scored:
         cut, _ = choose_threshold(scored)
         st = selector.settings
-        st.thresholds, st.guards, st.weights, st.consistent = {}, {}, {}, {}
+        st.thresholds, st.guards, st.weights, st.consistent, st.repairs = {}, {}, {}, {}, {}
         apply_rules(selector, calibrate(scored, guard=config.guard, fuse=config.fuse, consistent=config.consistent, objective=config.objective))
     else:
         dev_items, dev_cands = build_candidates(dev, per_gold=config.per_gold, seed=config.seed)
@@ -598,6 +671,7 @@ def train_selector(
     result.thresholds, result.guards = dict(selector.settings.thresholds), dict(selector.settings.guards)
     result.weights = dict(selector.settings.weights)
     result.consistent = dict(selector.settings.consistent)
+    result.repairs = dict(selector.settings.repairs)
     result.dev = _dev_tables(selector, scored)
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
@@ -612,4 +686,4 @@ def summary(result: SelectorTrainResult) -> Mapping[str, Any]:
     """A short JSON-able summary of a run (what the CLI prints)."""
     return {"selector": str(result.output), "finished": result.finished, "steps": result.steps, "threshold": result.threshold,
             "thresholds": result.thresholds, "guards": result.guards, "weights": result.weights,
-            "consistent": result.consistent, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}
+            "consistent": result.consistent, "repairs": result.repairs, "candidates": result.candidates, "dev": result.dev, "seconds": round(result.seconds, 1)}

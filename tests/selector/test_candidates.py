@@ -6,7 +6,7 @@ import pytest
 
 from bioner.doc import Document, Entity
 from bioner.errors import BionerError
-from bioner.selector.candidates import KINDS, engine_candidates, gold_candidates, kind_counts, perturbations
+from bioner.selector.candidates import KINDS, boundary_variants, engine_candidates, gold_candidates, kind_counts, perturbations
 
 TEXT = "Germline mutations in BRCA1 predispose to early-onset breast cancer and ovarian cancer."
 DOC = Document("d1", TEXT, [Entity(22, 27, "GENE"), Entity(54, 67, "Disease"), Entity(72, 86, "Disease")])
@@ -85,3 +85,19 @@ def test_engine_false_positives_join_overlapping_gold_groups() -> None:
     with pytest.raises(BionerError) as exc:
         engine_candidates([DOC], [], "span", cands)
     assert exc.value.code == "E401"
+
+
+def test_boundary_variants_move_each_end_by_one_token_inside_the_sentence() -> None:
+    text = "It was a tumor. Hereditary breast cancer spreads."
+    doc = Document("s", text, [Entity(27, 40, "Disease")], sentences=[(0, 15), (16, 49)])
+    got = [text[e.start:e.end] for e in boundary_variants(doc, doc.entities[0])]
+    assert got == ["Hereditary breast", "Hereditary breast cancer", "Hereditary breast cancer spreads", "breast",
+                   "breast cancer spreads", "cancer", "cancer spreads"]
+    assert all(e.label == "Disease" and 16 <= e.start for e in boundary_variants(doc, doc.entities[0]))
+    # a boundary the engine placed inside a token stays where it is when only the other end moves
+    inside = Entity(30, 40, "Disease")  # "ast cancer"
+    assert "ast cancer spreads" in [text[e.start:e.end] for e in boundary_variants(doc, inside)]
+    # first token of its sentence: no variant reaches into the sentence before
+    first = boundary_variants(doc, Entity(16, 26, "Disease"))
+    assert [text[e.start:e.end] for e in first] == ["Hereditary breast", "breast"]
+    assert boundary_variants(doc, Entity.from_fragments([(16, 26), (34, 40)], "Disease")) == []  # discontinuous: none

@@ -436,8 +436,82 @@ def test_cli_selector_rule_chooses_one_engines_rule_and_keeps_the_rest(tiny_enco
     assert back.score(items) == pytest.approx(sel.score(items), abs=1e-6)  # weights copied as they were
     r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(pred), "-o", str(target)])
     assert r.exit_code == 2 and "E624" in r.output  # not over another folder's files
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(pred),
+                            "-o", str(tmp_path / "sel-repair"), "--repair", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    repaired = Selector.load(tmp_path / "sel-repair")
+    assert repaired.settings.trained_on["rules"]["llm"]["repair_tried"] is True
+    assert '"repair":' in r.output and set(repaired.settings.repairs) <= {"llm"}  # a margin only if it helped on dev
+    renamed = tmp_path / "renamed.jsonl"  # the predictions name their types otherwise than the gold file
+    bioner.io.write([d.copy(entities=[e.with_(label=f"x{e.label}") for e in d.entities]) for d in _pred(_docs())], renamed)
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(renamed), "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "E622" in r.output and "xDisease" in r.output and not (tmp_path / "x").exists()
     short = tmp_path / "short.jsonl"
     bioner.io.write(_pred(_docs())[:3], short)
     r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(short), "-o", str(source)])
     assert r.exit_code == 2 and "E401" in r.output and "'t4'" in r.output
     assert (source / "bioner_selector.json").read_text(encoding="utf-8") == before
+
+
+def test_repair_spans_takes_a_variant_only_past_the_margin_and_merges_equal_spans() -> None:
+    from bioner.selector.model import REPAIRED_ATTR, repair_spans
+
+    a, b, c = Entity(0, 6, "Disease", score=0.4), Entity(10, 20, "Disease"), Entity(30, 35, "Disease")
+    variants = [[Entity(0, 9, "Disease"), Entity(3, 6, "Disease")], [Entity(10, 25, "Disease")], [Entity(30, 40, "Disease")]]
+    ents, probs, n = repair_spans([a, b, c], [0.3, 0.5, None], variants, [[0.6, 0.2], [0.55], []], 0.1)
+    assert [e.key() for e in ents] == [(0, 9, "Disease"), (10, 20, "Disease"), (30, 35, "Disease")] and n == 1
+    assert probs == [0.6, 0.5, None]  # b's variant wins by 0.05 only; c is guarded (no probability), never moved
+    assert ents[0].attrs[REPAIRED_ATTR] == "0-6" and ents[0].score == 0.4 and REPAIRED_ATTR not in ents[1].attrs
+    # a repair onto another candidate's span leaves one entity: the more probable one
+    ents, probs, n = repair_spans([a, b], [0.3, 0.7], [[Entity(10, 20, "Disease")], []], [[0.9], []], 0.0)
+    assert [e.key() for e in ents] == [(10, 20, "Disease")] and probs == [0.9] and n == 1
+    ents, probs, n = repair_spans([a, b], [0.3, 0.95], [[Entity(10, 20, "Disease")], []], [[0.9], []], 0.0)
+    assert [e.key() for e in ents] == [(10, 20, "Disease")] and probs == [0.95] and n == 0 and REPAIRED_ATTR not in ents[0].attrs
+
+
+def test_boundary_repair_is_chosen_only_when_it_helps_on_dev(tiny_encoder: Path) -> None:
+    from bioner.selector.train import _RepairDoc, _scored, choose_rule
+
+    text = "Patients with breast cancer and asthma."
+    gold = {(14, 27, "Disease"), (32, 38, "Disease")}
+    # the engine cut "breast cancer" short; the selector prefers the whole mention among its variants
+    ents = [Entity(14, 20, "Disease"), Entity(32, 38, "Disease")]
+    variants = [[Entity(14, 27, "Disease"), Entity(9, 20, "Disease")], [Entity(32, 39, "Disease")]]
+    doc = _RepairDoc(text, gold, ents, variants, [[0.8, 0.1], [0.2]])
+    part = _Scored("a/llm", 2, [(0.4, False), (0.7, True)], [None, None], [0, 1], [doc])
+    rule = choose_rule([part])
+    assert rule.repair is not None and 0.0 <= rule.repair < 0.4 and rule.value == pytest.approx(100.0 - 50.0)
+    assert [h for p, h in part.decided(rule).hits if p >= rule.threshold] == [True, True]
+    assert choose_rule([_Scored("a/llm", 2, part.hits, part.scores, part.groups)]).repair is None  # variants not scored: no repair
+    useless = _RepairDoc(text, gold, ents, variants, [[0.1, 0.1], [0.2]])
+    assert choose_rule([_Scored("a/llm", 2, part.hits, part.scores, part.groups, [useless])]).repair is None
+    # _scored with repair scores every prediction's variants and counts their hits against gold
+    docs = [Document("d", text, [Entity(*k) for k in sorted(gold)])]
+    pred = [docs[0].copy(entities=ents)]
+    [scored] = _scored(Selector.create(tiny_encoder), [Part("p", docs, ["Disease"], {"llm": pred})], 8, repair=True)
+    assert scored.docs is not None and [len(v) for v in scored.docs[0].variant_probs] == [5, 5]
+    assert (14, 27, "Disease") in [v.key() for v in scored.docs[0].variants[0]]
+
+
+def test_select_repairs_boundaries_at_the_engines_margin(tiny_encoder: Path) -> None:
+    from bioner.selector.candidates import boundary_variants
+    from bioner.selector.model import REPAIRED_ATTR
+
+    sel = Selector.create(tiny_encoder)
+    doc = Document("d", "Aspirin may cause Reye syndrome in young patients.", [Entity(18, 22, "Disease"), Entity(0, 7, "Chemical")])
+    sel.settings.thresholds = {"llm": 0.0}
+    expect = []
+    for e in doc.entities:
+        vs = boundary_variants(doc, e)
+        p, *vps = sel.score([(doc.text, x) for x in (e, *vs)])
+        best = max(range(len(vps)), key=vps.__getitem__)
+        expect.append(vs[best].key() if vps[best] > p else e.key())
+    sel.settings.repairs = {"llm": 0.0}
+    [out] = sel.select([doc], engine="llm")
+    assert sorted(e.key() for e in out.entities) == sorted(set(expect))
+    moved = [e for e in out.entities if REPAIRED_ATTR in e.attrs]
+    assert out.metadata["selector"]["repaired"] == len(moved) and out.metadata["selector"]["repair"] == 0.0
+    [plain] = sel.select([doc], engine="llm", repair=False)
+    assert [e.key() for e in plain.entities] == [e.key() for e in doc.entities] and "repair" not in plain.metadata["selector"]
+    [other] = sel.select([doc], engine="span")  # the margin is the llm engine's: other engines' candidates stay as given
+    assert sorted(e.key() for e in other.entities) <= sorted(e.key() for e in doc.entities)
