@@ -138,18 +138,19 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
 
     cut, guard, weight = selector.threshold_for(kind), selector.guard_for(kind), selector.weight_for(kind)
     consistent, margin = selector.consistent_for(kind), selector.repair_for(kind)
-    repair = None
-    if margin is not None:  # every candidate's boundary variants, scored (and timed) beside it
-        from bioner.selector.candidates import boundary_variants
+    judged, judged_probs, moved = pred, probs, 0
+    if margin is not None:  # every candidate's boundary variants, scored (and timed) beside it, then repaired as select() does
+        from bioner.selector.candidates import document_variants
 
-        variants = [[boundary_variants(d, e) for e in d.entities] for d in pred]
+        variants = [document_variants(d, d.entities) for d in pred]
         flat = [d.copy(entities=[v for vs in dv for v in vs]) for d, dv in zip(pred, variants, strict=True)]
         vprobs, vseconds = _probabilities(selector, f"{engine}|{corpus}|{docs_note}|variants", flat)
         seconds += vseconds
-        repair = (margin, variants, [_regroup(ps, dv) for ps, dv in zip(vprobs, variants, strict=True)])
-    # what select() keeps: boundaries repaired, then guarded by the engine's own score, or accepted on the selector's
-    # probability (mixed with the score), mentions of one group together when ``consistent``
-    kept = kept_by(pred, probs, repair=repair, threshold=cut, guard=guard, weight=weight, consistent=consistent)
+        judged, judged_probs, moved = _repaired(pred, probs, variants, [_regroup(ps, dv) for ps, dv in zip(vprobs, variants, strict=True)],
+                                                margin, guard)
+    # what select() keeps: guarded by the engine's own score, or accepted on the selector's probability (mixed with the
+    # score), mentions of one group together when ``consistent``
+    kept = kept_by(judged, judged_probs, threshold=cut, guard=guard, weight=weight, consistent=consistent)
     passed = sum(passes_guard(e.score, guard) for d in pred for e in d.entities)
     a, b = _scores(gold, pred, types), _scores(gold, kept, types)
     # the control: the engine's own score, re-cut where it is best on the same dev predictions (no selector at all)
@@ -161,7 +162,7 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     row: dict[str, Any] = {"engine": engine, "corpus": corpus, "docs": docs_note, "without": a, "with": b, "candidates": n,
                            "ms_per_candidate": round(1000 * seconds / max(n, 1), 2), "threshold": cut, "guard": guard, "weight": weight, "guarded": passed,
                            "consistent": consistent, "objective": objective, "repair": margin,
-                           "repaired": _repaired(pred, probs, repair, guard) if repair is not None else 0,
+                           "repaired": moved,
                            "auc": _auc(gold, pred, probs), "engine_alone": alone,
                            "delta_f1_95": _delta_f1_interval(gold, pred, kept, types), "threshold_chosen_on": threshold_note, "selector": _selector_name()}
     print(f"{engine} {corpus}: P {a['precision']} -> {b['precision']}, R {a['recall']} -> {b['recall']}, F1 {a['f1']} -> {b['f1']}; "
@@ -169,29 +170,28 @@ def _row(engine: str, kind: str, corpus: str, docs_note: str, gold: list[Documen
     return row
 
 
-def kept_by(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], repair: Any = None, **rule: Any) -> list[Document]:
-    """The documents with the entities ``model.decide`` keeps under ``rule`` given their probabilities (what select() keeps);
-    ``repair``: (margin, variants, their probabilities) per document and entity, applied first (``model.repair_spans``)."""
-    from bioner.selector.model import decide, passes_guard, repair_spans
+def kept_by(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], **rule: Any) -> list[Document]:
+    """The documents with the entities ``model.decide`` keeps under ``rule`` given their probabilities (what select() keeps)."""
+    from bioner.selector.model import decide
 
-    out = []
-    for k, (d, ps) in enumerate(zip(pred, probs, strict=True)):
-        ents, ps = list(d.entities), list(ps)
-        if repair is not None:  # as select(): a guarded candidate is neither scored nor moved
-            margin, variants, vprobs = repair
-            ps = [None if passes_guard(e.score, rule.get("guard")) else p for e, p in zip(ents, ps, strict=True)]
-            ents, ps, _ = repair_spans(ents, ps, variants[k], vprobs[k], margin)
-        out.append(d.copy(entities=[e for e, keep in zip(ents, decide(d.text, ents, ps, **rule), strict=True) if keep]))
-    return out
+    return [d.copy(entities=[e for e, k in zip(d.entities, decide(d.text, d.entities, ps, **rule), strict=True) if k])
+            for d, ps in zip(pred, probs, strict=True)]
 
 
-def _repaired(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], repair: Any, guard: float | None) -> int:
-    """How many candidates boundary repair moved (kept by the rule or not; guarded ones are never moved)."""
+def _repaired(pred: Sequence[Document], probs: Sequence[Sequence[float | None]], variants: Sequence[Sequence[Sequence[Any]]],
+              vprobs: Sequence[Sequence[Sequence[float]]], margin: float, guard: float | None) -> tuple[list[Document], list[list[float | None]], int]:
+    """The documents after boundary repair (``model.repair_spans``, as select() applies it), their entities' probabilities,
+    and how many candidates it moved (kept by the rule or not; guarded ones are never moved)."""
     from bioner.selector.model import passes_guard, repair_spans
 
-    margin, variants, vprobs = repair
-    return sum(repair_spans(d.entities, [None if passes_guard(e.score, guard) else p for e, p in zip(d.entities, probs[k], strict=True)],
-                            variants[k], vprobs[k], margin)[2] for k, d in enumerate(pred))
+    docs, out_probs, moved = [], [], 0
+    for d, ps, vs, vps in zip(pred, probs, variants, vprobs, strict=True):
+        unguarded = [None if passes_guard(e.score, guard) else p for e, p in zip(d.entities, ps, strict=True)]
+        ents, kept_probs, n = repair_spans(d.entities, unguarded, vs, vps, margin)
+        docs.append(d.copy(entities=ents))
+        out_probs.append(kept_probs)
+        moved += n
+    return docs, out_probs, moved
 
 
 def _regroup(flat: Sequence[float], variants: Sequence[Sequence[Any]]) -> list[list[float]]:

@@ -138,6 +138,12 @@ def boundary_variants(doc: Document, ent: Entity, tokens: Sequence[Offsets] | No
     return out
 
 
+def document_variants(doc: Document, entities: Sequence[Entity]) -> list[list[Entity]]:
+    """``boundary_variants`` of each of ``entities`` (of ``doc``), the document tokenized once."""
+    toks = _tokens(doc)
+    return [boundary_variants(doc, e, toks) for e in entities]
+
+
 def gold_candidates(
     docs: Sequence[Document], types: Sequence[str], *, per_gold: int | None = 4, seed: int = 0, start: int = 0, base: int = 0,
 ) -> list[Candidate]:

@@ -29,7 +29,7 @@ from bioner.doc import Document, Entity
 from bioner.errors import BionerError
 from bioner.labels import TYPES, find_type
 
-from .candidates import boundary_variants
+from .candidates import document_variants
 
 SETTINGS = "bioner_selector.json"
 FORMAT_VERSION = 1
@@ -136,6 +136,11 @@ def repair_spans(entities: Sequence[Entity], probs: Sequence[float | None], vari
             best[e.key()] = k
     keep = sorted(best.values())
     return [out[k][0] for k in keep], [out[k][1] for k in keep], sum(out[k][2] for k in keep)
+
+
+def _unguarded_variants(doc: Document, guard: float | None) -> list[list[Entity]]:
+    """Each entity's boundary variants; none for a guarded one, which is not scored, so not repaired either (calibration never sets both)."""
+    return [[] if passes_guard(e.score, guard) else vs for e, vs in zip(doc.entities, document_variants(doc, doc.entities), strict=True)]
 
 
 def _rank(p: float | None) -> float:
@@ -402,8 +407,7 @@ class Selector:
             raise ValueError(f"engine score weight must be in [0, 1), got {weight}")
         consistent = self.consistent_for(engine) if consistent is None else consistent
         margin = self.repair_for(engine) if repair else None
-        variants = [[boundary_variants(doc, e) if margin is not None and not passes_guard(e.score, guard) else [] for e in doc.entities]
-                    for doc in docs]
+        variants: list[list[list[Entity]]] = [_unguarded_variants(doc, guard) if margin is not None else [[] for _ in doc.entities] for doc in docs]
         items = [(doc.text, x) for doc, vs in zip(docs, variants, strict=True) for e, v in zip(doc.entities, vs, strict=True)
                  if not passes_guard(e.score, guard) for x in (e, *v)]
         probs = iter(self.score(items, batch_size=batch_size))  # each candidate, then its variants

@@ -42,7 +42,7 @@ from bioner.doc import Document, Entity
 from bioner.engines import training
 from bioner.errors import BionerError
 
-from .candidates import Candidate, boundary_variants, engine_candidates, gold_candidates, kind_counts
+from .candidates import Candidate, document_variants, engine_candidates, gold_candidates, kind_counts
 from .discourse import group_max, mention_groups
 from .model import Selector, fused, passes_guard, repair_spans
 
@@ -296,7 +296,7 @@ def _scored(selector: Selector, parts: Sequence[Part], batch_size: int, repair: 
                     hit.append(e.key() in keys)
                     own.append(e.score)
                 if repair:
-                    docs.append(_RepairDoc(d.text, keys, ents, [boundary_variants(d, e) for e in ents], []))
+                    docs.append(_RepairDoc(d.text, keys, ents, document_variants(d, ents), []))
             n = len(items)
             for doc in docs:  # the variants are scored after the predictions, in one pass
                 items.extend((doc.text, v) for vs in doc.variants for v in vs)
