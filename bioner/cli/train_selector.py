@@ -48,6 +48,7 @@ class SelectorRunOptions:
     dev_file: list[str] = field(default_factory=list)
     output: str = "runs/selector"
     base: str | None = None  # encoder or causal LM; None: MiniLM
+    init: str | None = None  # a trained selector to train further instead of a new one on ``base`` (its base, LoRA, context, length)
     lora_r: int | None = None  # LoRA adapters of this rank instead of the base's own weights
     context: int = 120  # characters of context on each side of a candidate
     max_length: int = 160  # tokens of an encoded (candidate, context) pair
@@ -57,20 +58,22 @@ class SelectorRunOptions:
     adapter: str | None = None
     train_sample: dict[str, int] = field(default_factory=dict)  # documents per corpus/file: name -> N, "" -> N for the others
     dev_sample: dict[str, int] = field(default_factory=dict)
-    engine_sample: int | None = None  # of the training documents, how many each engine runs on (an LLM is slow)
+    # of each part's training documents, how many each engine runs on (an LLM is slow): name -> N, "" -> N for the others;
+    # 0: none (the part gives gold spans and their perturbations only)
+    engine_sample: dict[str, int] = field(default_factory=dict)
     engine_threshold: float | None = None  # span engine's threshold on training documents (None: the model's own)
     engine_on: str = "train"  # "train": engines run on the training documents; "dev-half": on half of each dev split
     threads: int | None = None
     root: str | None = None
 
 
-def parse_samples(items: Sequence[str], option: str) -> dict[str, int]:
+def parse_samples(items: Sequence[str], option: str, minimum: int = 1) -> dict[str, int]:
     """``["200", "bc2gm=2000"]`` -> ``{"": 200, "bc2gm": 2000}``: a size for every part, and sizes for named ones."""
     out: dict[str, int] = {}
     for item in items:
         name, _, n = item.rpartition("=")
-        if not n.isdigit() or int(n) < 1:
-            raise typer.BadParameter(f"{item!r}: give N or NAME=N with N >= 1 (e.g. 200 or bc2gm=2000)", param_hint=option)
+        if not n.isdigit() or int(n) < minimum:
+            raise typer.BadParameter(f"{item!r}: give N or NAME=N with N >= {minimum} (e.g. 200 or bc2gm=2000)", param_hint=option)
         out[name] = int(n)
     return out
 
@@ -148,7 +151,11 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
         """A part with ``engines``' predictions; ``split`` "train" and "dev-a" are training parts, "dev" is where the threshold is chosen."""
         types = list(prompts)
         part = Part(name, docs, types)
-        run_on = docs if split == "dev" or opts.engine_sample is None else docs[:opts.engine_sample]
+        size = None if split == "dev" else _size(opts.engine_sample, name.removesuffix("#dev-a"))
+        run_on = docs if size is None else docs[:size]
+        if not run_on:  # --engine-sample NAME=0: gold spans and their perturbations only
+            parts.append(part)
+            return
         for engine in engines:
             tag = _engine_tag(engine, split, opts)
             threshold = opts.engine_threshold if tag != engine else None
@@ -207,7 +214,10 @@ def train_selector_model(opts: SelectorRunOptions, config: SelectorTrainConfig |
         torch.set_num_threads(opts.threads)
     train, dev = load_selector_parts(opts, report)
     config = config or SelectorTrainConfig()
-    selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length, seed=config.seed, lora_r=opts.lora_r)
+    if opts.init:
+        selector = Selector.load(opts.init, trainable=True)
+    else:
+        selector = Selector.create(opts.base, context=opts.context, max_length=opts.max_length, seed=config.seed, lora_r=opts.lora_r)
     return train_selector(selector, train, dev, output_dir=opts.output, config=config, resume=resume,
                           progress=progress, log_every=0 if progress else 20)
 
@@ -219,8 +229,11 @@ def selector_command(
     dev_file: Annotated[list[str] | None, typer.Option("--dev-file", help="Dev file (repeatable), for the threshold.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Run folder: predictions, checkpoint, and the selector in <output>/selector.")] = "runs/selector",
     base: Annotated[str | None, typer.Option("--base", help="Encoder or causal LM to fine-tune (Hub name, folder, or gemma3-270m). Default: the packaged MiniLM.")] = None,
-    context: Annotated[int, typer.Option("--context", min=0, help="Characters of context on each side of a candidate.")] = 120,
-    max_length: Annotated[int, typer.Option("--max-length", min=16, help="Tokens of an encoded pair (candidate, type, context).")] = 160,
+    init: Annotated[str | None, typer.Option("--init", help=(
+        "Train a trained selector further (a folder, or 'default': the shipped one) instead of a new one: e.g. on another "
+        "engine's false positives. It keeps its base, LoRA, context and length; its rules are chosen anew on dev."))] = None,
+    context: Annotated[int | None, typer.Option("--context", min=0, help="Characters of context on each side of a candidate. [default: 120]")] = None,
+    max_length: Annotated[int | None, typer.Option("--max-length", min=16, help="Tokens of an encoded pair (candidate, type, context). [default: 160]")] = None,
     engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="Engine whose false positives to learn from (repeatable): span, llm. Default: span.")] = None,
     span_model: Annotated[str | None, typer.Option("--span-model", help="Span model for --engine span (default: the shipped one).")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model", help="Base causal LM for --engine llm (default: the adapter's).")] = None,
@@ -228,7 +241,9 @@ def selector_command(
     train_sample: Annotated[list[str] | None, typer.Option("--train-sample", help=(
         "Training documents per corpus/file, a fixed random sample: N for all, NAME=N for one (repeatable; e.g. 150 --train-sample bc2gm=2000)."))] = None,
     dev_sample: Annotated[list[str] | None, typer.Option("--dev-sample", help="Dev documents per corpus/file: N or NAME=N, as --train-sample.")] = None,
-    engine_sample: Annotated[int | None, typer.Option("--engine-sample", min=1, help="Run the engines on this many of each part's training documents (default: all).")] = None,
+    engine_sample: Annotated[list[str] | None, typer.Option("--engine-sample", help=(
+        "Run the engines on this many of each part's training documents: N or NAME=N, as --train-sample (default: all; "
+        "0: none, e.g. to keep another corpus's gold in the mix without running an engine made for one corpus on it)."))] = None,
     engine_threshold: Annotated[float | None, typer.Option("--engine-threshold", min=0.0, max=1.0, help=(
         "Span engine's threshold on the training documents (lower it to collect more of its real false positives: "
         "a model makes fewer on the data it was trained on). Dev predictions use the model's own."))] = None,
@@ -238,6 +253,7 @@ def selector_command(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the candidates.")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Candidates per optimizer step (whole groups).")] = 32,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate of the encoder.")] = 3e-5,
+    head_lr: Annotated[float, typer.Option("--head-lr", help="Learning rate of the classification head (new: high; with --init lower it, e.g. to --lr).")] = 1e-3,
     contrastive: Annotated[float, typer.Option("--contrastive", min=0.0, help="Weight of the contrastive term (0: cross-entropy only).")] = 1.0,
     per_gold: Annotated[int, typer.Option("--per-gold", min=0, help="Perturbed negatives drawn per gold entity (0: all).")] = 4,
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help=(
@@ -272,13 +288,18 @@ def selector_command(
 
     if objective not in OBJECTIVES:
         raise typer.BadParameter(f"{objective!r}: one of {', '.join(OBJECTIVES)}", param_hint="--objective")
+    if init is not None:
+        given = [o for o, v in (("--base", base), ("--lora-r", lora_r), ("--context", context), ("--max-length", max_length)) if v is not None]
+        if given:
+            raise typer.BadParameter(f"{', '.join(given)}: a selector trained further keeps its own; drop them or --init", param_hint="--init")
 
-    opts = SelectorRunOptions(corpus=corpus or [], train_file=train_file or [], dev_file=dev_file or [], output=output, base=base,
-                              engines=engine or ["span"], context=context, max_length=max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
+    opts = SelectorRunOptions(corpus=corpus or [], train_file=train_file or [], dev_file=dev_file or [], output=output, base=base, init=init,
+                              engines=engine or ["span"], context=120 if context is None else context,
+                              max_length=160 if max_length is None else max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
                               train_sample=parse_samples(train_sample or [], "--train-sample"),
-                              dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=engine_sample,
+                              dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=parse_samples(engine_sample or [], "--engine-sample", minimum=0),
                               engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root, lora_r=lora_r)
-    config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, contrastive=contrastive, per_gold=per_gold or None,
+    config = SelectorTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, head_lr=head_lr, contrastive=contrastive, per_gold=per_gold or None,
                                  max_steps=max_steps, seed=seed, guard=guard, fuse=fuse, consistent=consistent, objective=objective,
                                  freeze_embeddings=freeze_embeddings, repair=repair)
     report = Report(skip_invalid=True)

@@ -206,10 +206,11 @@ def _resolve_base(name: str | os.PathLike[str] | None) -> str:
 class Selector:
     """Accepts or rejects candidate entities; ``select`` is the pipeline stage after any engine."""
 
-    def __init__(self, model: Any, tokenizer: Any, settings: SelectorSettings) -> None:
+    def __init__(self, model: Any, tokenizer: Any, settings: SelectorSettings, source: Path | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
+        self.source = source  # the folder it was loaded from (None: created here)
 
     # ------------------------------------------------------------------ creating, saving, loading
 
@@ -235,8 +236,12 @@ class Selector:
                                                       max_length=max_length, lora=lora))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Selector:
-        """A selector saved by ``save`` (or ``bioner train selector``); ``"default"``: the shipped one."""
+    def load(cls, path: str | os.PathLike[str], *, trainable: bool = False) -> Selector:
+        """A selector saved by ``save`` (or ``bioner train selector``); ``"default"``: the shipped one.
+
+        ``trainable``: to train further (``bioner train selector --init``): a LoRA selector's adapter stays
+        apart from its base and trainable, instead of being folded into the base for scoring.
+        """
         from bioner.selector import selector_path
 
         folder = selector_path(path)
@@ -255,11 +260,12 @@ class Selector:
         if settings.lora:  # the adapter on its base, loaded by name
             model, tokenizer = _load_hf(_resolve_base(settings.base), num_labels=1)
             with _quiet_hf():
-                model = _peft().PeftModel.from_pretrained(model, str(folder))
-            model.merge_adapter()  # folded into the base's weights: scoring costs what the base alone costs; save still writes the adapter
-            return cls(model, tokenizer, settings)
+                model = _peft().PeftModel.from_pretrained(model, str(folder), is_trainable=trainable)
+            if not trainable:
+                model.merge_adapter()  # folded into the base's weights: scoring costs what the base alone costs; save still writes the adapter
+            return cls(model, tokenizer, settings, folder)
         model, tokenizer = _load_hf(str(folder), num_labels=1)
-        return cls(model, tokenizer, settings)
+        return cls(model, tokenizer, settings, folder)
 
     def save(self, path: str | os.PathLike[str], *, half: bool = False) -> Path:
         """Write the model, tokenizer and settings to ``path``; ``half`` stores float16 weights (half the size; loaded back as float32).

@@ -509,6 +509,8 @@ def calibrate_selector(selector: Selector, dev: Sequence[Part], *, batch_size: i
         raise BionerError("E622", "no dev predictions to calibrate the selector on")
     # the engines in ``scored`` get new settings; other engines' stay
     apply_rules(selector, calibrate(scored, guard=guard, fuse=fuse, consistent=consistent, objective=objective))
+    # and the control beside each new rule (its engine's score re-cut on the same dev data; bench/selector.py reports it)
+    selector.settings.trained_on.setdefault("engine_alone", {}).update(engine_alone(scored, objective))
     return _dev_tables(selector, scored)
 
 
@@ -563,6 +565,9 @@ def train_selector(
 ) -> SelectorTrainResult:
     """Train ``selector`` in place on the candidates of ``train``; choose its threshold on ``dev``; save it.
 
+    ``selector``: a new one (``Selector.create``), or a trained one loaded with ``Selector.load(path,
+    trainable=True)`` to adapt it, e.g. to another engine's errors; its rules are then chosen anew on ``dev``.
+
     Checkpoints go to ``output_dir/checkpoint`` every ``save_every`` steps (an interrupted
     run continues when called again with the same data and settings; other data or
     settings raise E623 unless ``resume=False``); the trained selector to
@@ -582,7 +587,11 @@ def train_selector(
     per_epoch = len(epoch_batches(groups, config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
     lora = selector.settings.lora
-    fp = _fingerprint(cands, config, selector.settings.base + (f"+lora{json.dumps(lora, sort_keys=True)}" if lora else ""))
+    # a loaded selector trains further from its weights (``Selector.load(trainable=True)``): where it came from is
+    # part of the checkpoint's identity, and its own training record is kept under trained_on["init"]
+    init = {"selector": str(selector.source), **selector.settings.trained_on} if selector.source is not None else None
+    fp = _fingerprint(cands, config, selector.settings.base + (f"+lora{json.dumps(lora, sort_keys=True)}" if lora else "")
+                      + (f"+init:{selector.source}" if init else ""))
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     model = selector.model
@@ -676,6 +685,7 @@ def train_selector(
     selector.settings.trained_on = {
         "parts": [p.name for p in train], "candidates": result.candidates, "steps": step, "config": asdict(config),
         "dev": result.dev, "dev_parts": [p.name for p in dev], "engine_alone": engine_alone(scored, config.objective),
+        **({"init": init} if init else {}),
     }
     selector.save(out / MODEL_DIR, half=config.save_half)
     result.seconds = time.perf_counter() - t0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import typer
 from typer.testing import CliRunner
 
 import bioner.io
@@ -170,6 +171,48 @@ def test_a_lora_selector_trains_adapters_only_resumes_and_saves_just_them(tiny_e
     assert exc.value.code == "E623"
 
 
+def test_a_lora_selector_trains_further_from_its_own_weights_and_keeps_its_history(tiny_encoder: Path, tmp_path: Path) -> None:
+    _, first = _train(tiny_encoder, tmp_path / "first", lora_r=4)
+    source = first.output
+    before = (source / "adapter_model.safetensors").read_bytes()
+    items = [(d.text, e) for d in _docs() for e in d.entities]
+    loaded = Selector.load(source)
+    start = Selector.load(source, trainable=True)
+    assert start.score(items) == pytest.approx(loaded.score(items), abs=1e-5)  # unmerged, the same function
+    assert any(p.requires_grad and "lora_" in n for n, p in start.model.named_parameters())
+    docs = _docs()
+    train = [Part("more", docs[2:], ["Disease", "Chemical"], {"llm": _pred(docs[2:])})]
+    dev = [Part("more-dev", docs[:2], ["Disease", "Chemical"], {"llm": _pred(docs[:2])})]
+    result = train_selector(start, train, dev, output_dir=tmp_path / "second", config=SelectorTrainConfig(batch_size=8, lr=1e-2, head_lr=1e-2),
+                            progress=False)
+    assert result.finished and (source / "adapter_model.safetensors").read_bytes() == before  # the source is not written to
+    again = Selector.load(result.output)
+    assert again.score(items) != pytest.approx(loaded.score(items), abs=1e-4)  # it learned on from there
+    history = again.settings.trained_on
+    assert history["parts"] == ["more"] and history["init"]["selector"] == str(source) and history["init"]["parts"] == ["toy"]
+    assert set(again.settings.thresholds) == {"llm"}  # rules chosen anew for the new weights; the old span rule is gone
+    with pytest.raises(BionerError) as exc:  # a checkpoint of a new selector does not resume one trained further
+        train_selector(Selector.create(tiny_encoder, context=40, max_length=64, lora_r=4), train, dev, output_dir=tmp_path / "second",
+                       config=SelectorTrainConfig(batch_size=8, lr=1e-2, head_lr=1e-2, max_steps=1), progress=False)
+    assert exc.value.code == "E623"
+
+
+def test_cli_init_trains_a_selector_further_and_refuses_settings_it_keeps(tiny_encoder: Path, tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    bioner.io.write(_docs(), data)
+    args = ["train", "selector", "--train-file", str(data), "--dev-file", str(data), "--batch-size", "8", "--threads", "1"]
+    r = runner.invoke(app, [*args, "--base", str(tiny_encoder), "--context", "40", "--max-length", "64", "-o", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    first = tmp_path / "a" / "selector"
+    r = runner.invoke(app, [*args, "--init", str(first), "--head-lr", "3e-5", "-o", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    second = Selector.load(tmp_path / "b" / "selector")
+    assert second.settings.context == 40 and second.settings.max_length == 64  # the source's settings, not the defaults
+    assert second.settings.trained_on["init"]["selector"] == str(first) and second.settings.trained_on["config"]["head_lr"] == 3e-5
+    r = runner.invoke(app, [*args, "--init", str(first), "--context", "80", "-o", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "--context" in r.output and not (tmp_path / "c").exists()
+
+
 def test_cli_train_then_extract_and_evaluate_with_the_selector(tiny_encoder: Path, tmp_path: Path) -> None:
     train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
     bioner.io.write(_docs(), train)
@@ -238,6 +281,9 @@ def test_per_engine_thresholds_are_chosen_on_each_engines_dev_predictions(tiny_e
     table = calibrate_selector(sel, [Part("toy", docs, ["Disease", "Chemical"], {"span": _pred(docs)})])
     assert set(sel.settings.thresholds) == {"llm", "span"} and sel.settings.thresholds["llm"] == 0.9
     assert table["toy/span"]["with"]["f1"] >= table["toy/span"]["without"]["f1"]
+    scored_pred = [d.copy(entities=[e.with_(score=0.9 if i == 0 else 0.3) for i, e in enumerate(d.entities)]) for d in _pred(docs)]
+    calibrate_selector(sel, [Part("toy", docs, ["Disease", "Chemical"], {"span": scored_pred})])
+    assert sel.settings.trained_on["engine_alone"] == {"span": pytest.approx(0.6)}  # the control beside the new rule: the engine's score re-cut
     [doc] = sel.select([_pred(docs)[0]], engine="llm")
     assert doc.metadata["selector"]["threshold"] == 0.9
 
@@ -275,6 +321,33 @@ def test_engine_on_dev_half_learns_from_false_positives_on_text_the_engine_never
     opts.engine_on = "test"
     with pytest.raises(BionerError, match="engine-on"):
         cli.load_selector_parts(opts, Report())
+
+
+def test_engine_sample_per_part_runs_an_engine_only_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bioner.cli import train_selector as cli
+    from bioner.errors import Report
+
+    calls: list[list[str]] = []
+
+    def fake_engine(docs, labels, engine, opts, cache, threshold=None):  # type: ignore[no-untyped-def]
+        calls.append([d.id for d in docs])
+        return _pred(list(docs))
+
+    monkeypatch.setattr(cli, "engine_predictions", fake_engine)
+    mine, other, dev_file = tmp_path / "mine.jsonl", tmp_path / "other.jsonl", tmp_path / "dev.jsonl"
+    bioner.io.write(_docs(), mine)
+    bioner.io.write([d.copy(id=f"o{k}") for k, d in enumerate(_docs())], other)
+    bioner.io.write([d.copy(id=f"d{k}") for k, d in enumerate(_docs())], dev_file)
+    opts = cli.SelectorRunOptions(train_file=[str(mine), str(other)], dev_file=[str(dev_file)], output=str(tmp_path / "run"), engines=["llm"],
+                                  engine_sample=cli.parse_samples(["3", f"{other}=0"], "--engine-sample", minimum=0))
+    train, dev = cli.load_selector_parts(opts, Report())
+    assert [(p.name, [d.id for d in p.gold], sorted(p.predictions)) for p in train] == [
+        (str(mine), ["t4"], []), (str(mine), ["t1", "t2", "t3"], ["llm"]),  # the engine on the first 3 only
+        (str(other), ["o0", "o1", "o2", "o3"], []),  # gold and perturbations only: the engine never ran on it
+    ]
+    assert calls == [["t1", "t2", "t3"], ["d0", "d1", "d2", "d3"]]  # dev is always predicted whole: the rule is chosen there
+    with pytest.raises(typer.BadParameter, match=">= 0"):
+        cli.parse_samples(["x=-1"], "--engine-sample", minimum=0)
 
 
 def test_a_guard_on_the_engine_score_is_kept_only_when_it_helps_on_dev() -> None:
@@ -446,6 +519,17 @@ def test_cli_selector_rule_chooses_one_engines_rule_and_keeps_the_rest(tiny_enco
     bioner.io.write([d.copy(entities=[e.with_(label=f"x{e.label}") for e in d.entities]) for d in _pred(_docs())], renamed)
     r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(renamed), "-o", str(tmp_path / "x")])
     assert r.exit_code == 2 and "E622" in r.output and "xDisease" in r.output and not (tmp_path / "x").exists()
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--gold", str(gold), "--pred", str(pred),
+                            "-o", str(tmp_path / "y")])
+    assert r.exit_code == 2 and "2 --gold file(s) but 1 --pred" in " ".join(r.output.split()) and not (tmp_path / "y").exists()
+    other, other_pred = tmp_path / "dev2.jsonl", tmp_path / "dev2.pred.jsonl"  # a second corpus: both weighed (no-loss)
+    bioner.io.write(_docs()[:2], other)
+    bioner.io.write(_pred(_docs()[:2]), other_pred)
+    r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(pred), "--gold", str(other),
+                            "--pred", str(other_pred), "-o", str(tmp_path / "two"), "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    two = Selector.load(tmp_path / "two").settings.trained_on["rules"]["llm"]
+    assert two["documents"] == [4, 2] and set(two["dev"]) >= {"dev.jsonl/llm", "dev2.jsonl/llm"}
     short = tmp_path / "short.jsonl"
     bioner.io.write(_pred(_docs())[:3], short)
     r = runner.invoke(app, ["train", "selector-rule", "--selector", str(source), "--gold", str(gold), "--pred", str(short), "-o", str(source)])
