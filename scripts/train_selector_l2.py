@@ -19,7 +19,6 @@ ncbi-tags's (``bench/selector.py llm-dev ncbi-tags --dev-docs ncbi-disease=100``
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -50,6 +49,8 @@ def _llm_cache(path: Path, split: str) -> Path:
 
 
 def files() -> None:
+    import selector as bench
+
     import bioner.io
     from bioner import corpora
     from bioner.cli.train import _sample
@@ -60,12 +61,11 @@ def files() -> None:
         with open(L1 / name, "wb") as f:
             subprocess.run(["git", "show", f"{L1_COMMIT}:models/bioner-selector-gemma3-lora/{name}"], stdout=f, check=True, cwd=ROOT)
     bioner.io.write(_sample(list(corpora.load("bc2gm", "train")), 1000, 0), TRAIN, "jsonl")  # as --train-sample bc2gm=1000 draws
-    dev = list(corpora.load("bc2gm", "dev"))
-    keep = sorted(random.Random("selector-dev:bc2gm").sample(range(len(dev)), 300))  # bench/selector.py's --dev-docs bc2gm=300
-    bioner.io.write([dev[i] for i in keep], DEV, "jsonl")
+    bench.DEV_N["bc2gm"] = 300  # the dev sample of bench/selector.py's --dev-docs bc2gm=300
+    bioner.io.write(bench.dev_docs("bc2gm"), DEV, "jsonl")
     for path, name in zip(REPLAY, ("ncbi-disease", "bc5cdr"), strict=True):
         bioner.io.write(_sample(list(corpora.load(name, "train")), 20, 0), path, "jsonl")  # l1's --train-sample 20
-    bench_dev = ROOT / "runs" / "selector" / "bench" / f"bc2gm-dev300-llm-bc2gm-tags-{_adapter_id()}.jsonl"
+    bench_dev = bench.CACHE / f"bc2gm-dev300-llm-bc2gm-tags-{bench._adapter_id('bc2gm-tags')}.jsonl"
     if not bench_dev.is_file():
         raise SystemExit(f"missing {bench_dev}: run `bench/selector.py llm-dev bc2gm-tags --dev-docs bc2gm=300` first")
     _llm_cache(DEV, "dev").parent.mkdir(parents=True, exist_ok=True)
@@ -73,12 +73,6 @@ def files() -> None:
     SPAN_DEV.mkdir(parents=True, exist_ok=True)
     for name, n in SPAN_DEV_SAMPLES:
         bioner.io.write(_sample(list(corpora.load(name, "dev")), n, 0)[1::2], SPAN_DEV / f"{name}-dev.jsonl", "jsonl")
-
-
-def _adapter_id() -> str:
-    import selector as bench
-
-    return str(bench._adapter_id("bc2gm-tags"))
 
 
 def decode_part(k: int, parts: int) -> None:
@@ -121,14 +115,12 @@ def train() -> None:
 def rules() -> None:
     import bioner.io
     from bioner import corpora
-    from bioner.models import extract
+    from bioner.cli.train_selector import SelectorRunOptions, engine_predictions
 
     pairs: list[str] = []
     for name, _ in SPAN_DEV_SAMPLES:  # the shipped span model's predictions, at its own threshold, as at l1's training
         gold, pred = SPAN_DEV / f"{name}-dev.jsonl", SPAN_DEV / f"{name}-dev.span.jsonl"
-        if not pred.is_file():
-            docs = list(bioner.io.read(gold, "jsonl"))
-            bioner.io.write(extract([d.copy(entities=[]) for d in docs], dict(corpora.get(name).natural_labels), threads=1), pred, "jsonl")
+        engine_predictions(list(bioner.io.read(gold, "jsonl")), corpora.get(name).natural_labels, "span", SelectorRunOptions(threads=1), pred)
         pairs += ["--gold", str(gold), "--pred", str(pred)]
     selector = OUT / "selector"
     subprocess.run([BIONER, "train", "selector-rule", "--selector", str(selector), "--engine", "span", *pairs, "--threads", "1",

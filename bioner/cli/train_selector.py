@@ -147,12 +147,13 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
     train: list[Part] = []
     dev: list[Part] = []
 
-    def add(parts: list[Part], name: str, split: str, docs: list[Document], prompts: Mapping[str, str], engines: Sequence[str]) -> None:
-        """A part with ``engines``' predictions; ``split`` "train" and "dev-a" are training parts, "dev" is where the threshold is chosen."""
+    def add(parts: list[Part], name: str, split: str, docs: list[Document], prompts: Mapping[str, str], engines: Sequence[str],
+            engine_size: int | None = None) -> None:
+        """A part with ``engines``' predictions on its first ``engine_size`` documents (None: all); ``split`` "train" and
+        "dev-a" are training parts, "dev" is where the threshold is chosen."""
         types = list(prompts)
         part = Part(name, docs, types)
-        size = None if split == "dev" else _size(opts.engine_sample, name.removesuffix("#dev-a"))
-        run_on = docs if size is None else docs[:size]
+        run_on = docs if engine_size is None else docs[:engine_size]
         if not run_on:  # --engine-sample NAME=0: gold spans and their perturbations only
             parts.append(part)
             return
@@ -173,7 +174,8 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
         if len(docs) < 2:
             raise BionerError("E622", f"dev data {name!r} has {len(docs)} document(s); --engine-on dev-half needs at least 2 to cut in two",
                               hint="give more dev documents (--dev-sample) or use --engine-on train")
-        add(train, f"{name}#dev-a", "dev-a", docs[0::2], prompts, opts.engines)  # alternate documents: both halves span the whole split
+        add(train, f"{name}#dev-a", "dev-a", docs[0::2], prompts, opts.engines,  # alternate documents: both halves span the whole split
+            _size(opts.engine_sample, name))
         add(dev, name, "dev", docs[1::2], prompts, opts.engines)
 
     train_engines = () if on_dev else opts.engines
@@ -183,7 +185,7 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
         if "train" not in info.splits:
             raise BionerError("E502", f"corpus {name!r} has no train split", hint=f"its splits: {', '.join(info.splits)}")
         docs = _sample(list(corpora.load(name, "train", root=opts.root, report=report)), _size(opts.train_sample, name), 0)
-        add(train, name, "train", docs, prompts, train_engines)
+        add(train, name, "train", docs, prompts, train_engines, _size(opts.engine_sample, name))
         if "dev" in info.splits:
             add_dev(name, _sample(list(corpora.load(name, "dev", root=opts.root, report=report)), _size(opts.dev_sample, name), 0), prompts)
     for path, split in [(p, "train") for p in opts.train_file] + [(p, "dev") for p in opts.dev_file]:
@@ -192,7 +194,7 @@ def load_selector_parts(opts: SelectorRunOptions, report: Report) -> tuple[list[
         if not file_prompts:
             raise BionerError("E622", f"{path} has no entities, so it names no types to verify", file=path)
         if split == "train":
-            add(train, path, split, _sample(docs, _size(opts.train_sample, path), 0), file_prompts, train_engines)
+            add(train, path, split, _sample(docs, _size(opts.train_sample, path), 0), file_prompts, train_engines, _size(opts.engine_sample, path))
         else:
             add_dev(path, _sample(docs, _size(opts.dev_sample, path), 0), file_prompts)
     if not dev:
@@ -232,8 +234,8 @@ def selector_command(
     init: Annotated[str | None, typer.Option("--init", help=(
         "Train a trained selector further (a folder, or 'default': the shipped one) instead of a new one: e.g. on another "
         "engine's false positives. It keeps its base, LoRA, context and length; its rules are chosen anew on dev."))] = None,
-    context: Annotated[int | None, typer.Option("--context", min=0, help="Characters of context on each side of a candidate. [default: 120]")] = None,
-    max_length: Annotated[int | None, typer.Option("--max-length", min=16, help="Tokens of an encoded pair (candidate, type, context). [default: 160]")] = None,
+    context: Annotated[int | None, typer.Option("--context", min=0, help=f"Characters of context on each side of a candidate. [default: {SelectorRunOptions.context}]")] = None,
+    max_length: Annotated[int | None, typer.Option("--max-length", min=16, help=f"Tokens of an encoded pair (candidate, type, context). [default: {SelectorRunOptions.max_length}]")] = None,
     engine: Annotated[list[str] | None, typer.Option("--engine", "-e", help="Engine whose false positives to learn from (repeatable): span, llm. Default: span.")] = None,
     span_model: Annotated[str | None, typer.Option("--span-model", help="Span model for --engine span (default: the shipped one).")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model", help="Base causal LM for --engine llm (default: the adapter's).")] = None,
@@ -293,9 +295,9 @@ def selector_command(
         if given:
             raise typer.BadParameter(f"{', '.join(given)}: a selector trained further keeps its own; drop them or --init", param_hint="--init")
 
+    shape = {k: v for k, v in (("context", context), ("max_length", max_length)) if v is not None}  # else SelectorRunOptions' defaults
     opts = SelectorRunOptions(corpus=corpus or [], train_file=train_file or [], dev_file=dev_file or [], output=output, base=base, init=init,
-                              engines=engine or ["span"], context=120 if context is None else context,
-                              max_length=160 if max_length is None else max_length, span_model=span_model, llm_model=llm_model, adapter=adapter,
+                              engines=engine or ["span"], **shape, span_model=span_model, llm_model=llm_model, adapter=adapter,
                               train_sample=parse_samples(train_sample or [], "--train-sample"),
                               dev_sample=parse_samples(dev_sample or [], "--dev-sample"), engine_sample=parse_samples(engine_sample or [], "--engine-sample", minimum=0),
                               engine_threshold=engine_threshold, engine_on=engine_on, threads=threads, root=root, lora_r=lora_r)
